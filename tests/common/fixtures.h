@@ -1,0 +1,34 @@
+// Locating ../shared/fixtures. Tests that need it fail loudly when it is
+// missing (CI always has it); nothing is skipped silently.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace tf::testing {
+
+inline std::filesystem::path FixturesDir() {
+  if (const char* env = std::getenv("TF_FIXTURES_DIR")) return env;
+  return TF_FIXTURES_DIR;
+}
+
+// Path of a fixture file; records a failure if it does not exist.
+inline std::string FixturePath(const std::string& relative) {
+  const std::filesystem::path p = FixturesDir() / relative;
+  EXPECT_TRUE(std::filesystem::exists(p)) << "fixture missing: " << p
+                                          << " (set TF_FIXTURES_DIR or check ../shared/fixtures)";
+  return p.string();
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace tf::testing
