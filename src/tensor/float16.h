@@ -1,5 +1,7 @@
 // IEEE half and bfloat16 conversions, bit-exact, no hardware requirement.
-// Kernels use F16C/AVX-512 conversions; these are the reference.
+// Kernels use F16C/AVX-512 conversions; these are the reference. The
+// functions are static so that ISA-specific translation units (compiled with
+// -mavx512f etc.) get private copies instead of sharing one through the linker.
 #pragma once
 
 #include <cstdint>
@@ -7,18 +9,18 @@
 
 namespace tf {
 
-inline float BitsToFloat(uint32_t bits) {
+static inline float BitsToFloat(uint32_t bits) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
 }
-inline uint32_t FloatToBits(float f) {
+static inline uint32_t FloatToBits(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
   return bits;
 }
 
-inline float Fp16ToFloat(uint16_t h) {
+static inline float Fp16ToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exponent = (h >> 10) & 0x1F;
   uint32_t mantissa = h & 0x3FF;
@@ -33,7 +35,7 @@ inline float Fp16ToFloat(uint16_t h) {
 }
 
 // Round to nearest even; overflow to infinity; NaN stays NaN.
-inline uint16_t FloatToFp16(float f) {
+static inline uint16_t FloatToFp16(float f) {
   const uint32_t bits = FloatToBits(f);
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
   const uint32_t abs = bits & 0x7FFFFFFF;
@@ -53,10 +55,10 @@ inline uint16_t FloatToFp16(float f) {
   return sign | static_cast<uint16_t>((rounded - (112u << 23)) >> 13);
 }
 
-inline float Bf16ToFloat(uint16_t b) { return BitsToFloat(static_cast<uint32_t>(b) << 16); }
+static inline float Bf16ToFloat(uint16_t b) { return BitsToFloat(static_cast<uint32_t>(b) << 16); }
 
 // Round to nearest even; NaN stays a (quiet) NaN.
-inline uint16_t FloatToBf16(float f) {
+static inline uint16_t FloatToBf16(float f) {
   const uint32_t bits = FloatToBits(f);
   if ((bits & 0x7FFFFFFF) > 0x7F800000) return static_cast<uint16_t>((bits >> 16) | 0x40);
   const uint32_t rounded = bits + 0x7FFF + ((bits >> 16) & 1);

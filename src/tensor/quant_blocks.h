@@ -108,7 +108,7 @@ static_assert(sizeof(BlockQ8_K) == 292);
 // Unpacks sub-block j's 6-bit scale and min from the 12 packed bytes of a
 // Q4_K/Q5_K block: j < 4 use the low 6 bits of bytes j and j+4; j >= 4 take
 // 4 bits from byte j+4 and their top 2 bits from bytes j-4 and j.
-inline void UnpackKScaleMin(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min) {
+static inline void UnpackKScaleMin(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min) {
   if (j < 4) {
     *scale = packed[j] & 63;
     *min = packed[j + 4] & 63;
@@ -119,7 +119,7 @@ inline void UnpackKScaleMin(int j, const uint8_t* packed, uint8_t* scale, uint8_
 }
 
 // Inverse of UnpackKScaleMin for all 8 sub-blocks (values must be < 64).
-inline void PackKScaleMin(const uint8_t scales[8], const uint8_t mins[8], uint8_t packed[12]) {
+static inline void PackKScaleMin(const uint8_t scales[8], const uint8_t mins[8], uint8_t packed[12]) {
   for (int j = 0; j < 4; ++j) {
     packed[j] = (scales[j] & 63) | ((scales[j + 4] >> 4) << 6);
     packed[j + 4] = (mins[j] & 63) | ((mins[j + 4] >> 4) << 6);

@@ -1,0 +1,59 @@
+#include "engine/sequence_runner.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace tf {
+namespace {
+constexpr int kBlockSize = 64;
+// Prompt tokens per forward pass: bounds activation memory for long prompts.
+constexpr int64_t kPrefillChunk = 512;
+}  // namespace
+
+StatusOr<std::unique_ptr<SequenceRunner>> SequenceRunner::Create(Model* model, ThreadPool* pool, int64_t max_tokens) {
+  if (max_tokens <= 0) return InvalidArgumentError(fmt::format("context size {} must be positive", max_tokens));
+  const int64_t num_blocks = (max_tokens + kBlockSize - 1) / kBlockSize;
+  TF_ASSIGN_OR_RETURN(auto kv, KvStorage::Create(model->kv_layout(), kBlockSize, num_blocks));
+  return std::unique_ptr<SequenceRunner>(new SequenceRunner(model, pool, std::move(kv), max_tokens));
+}
+
+SequenceRunner::SequenceRunner(Model* model, ThreadPool* pool, std::unique_ptr<KvStorage> kv, int64_t max_tokens)
+    : model_(model), pool_(pool), kv_(std::move(kv)), max_tokens_(max_tokens) {
+  block_table_.resize(kv_->num_blocks());
+  std::iota(block_table_.begin(), block_table_.end(), 0);
+}
+
+Status SequenceRunner::Append(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits_out) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return InvalidArgumentError("no tokens to append");
+  if (num_tokens_ + n > max_tokens_) {
+    return OutOfRangeError(fmt::format("{} tokens do not fit: context holds {}, {} used", n, max_tokens_, num_tokens_));
+  }
+  const int64_t n_vocab = model_->config().n_vocab;
+  for (int32_t id : tokens) {  // checked up front so a bad id never leaves half a prompt cached
+    if (id < 0 || id >= n_vocab) {
+      return InvalidArgumentError(fmt::format("token {} is outside the vocabulary (0..{})", id, n_vocab - 1));
+    }
+  }
+  logits_out->resize(static_cast<size_t>((all_logits ? n : 1) * n_vocab));
+  for (int64_t begin = 0; begin < n; begin += kPrefillChunk) {
+    const int64_t count = std::min(kPrefillChunk, n - begin);
+    ForwardBatch batch;
+    batch.tokens = tokens.subspan(begin, count);
+    batch.seqs.push_back({0, count, num_tokens_, block_table_});
+    float* out = logits_out->data();
+    if (all_logits) {
+      for (int64_t i = 0; i < count; ++i) batch.logit_rows.push_back(i);
+      out += begin * n_vocab;
+    } else if (begin + count == n) {
+      batch.logit_rows.push_back(count - 1);
+    }
+    TF_RETURN_IF_ERROR(model_->Forward(batch, kv_.get(), pool_, out));
+    num_tokens_ += count;
+  }
+  return Status::Ok();
+}
+
+}  // namespace tf

@@ -1,0 +1,20 @@
+#include "kernels/avx2/avx2_kernels.h"
+
+#include "kernels/kernel_table.h"
+
+namespace tf {
+
+void FillAvx2Kernels(KernelTable* t) {
+  auto set = [t](DType w, VecDotFn fn) { t->weights[static_cast<size_t>(w)].vec_dot = fn; };
+  set(DType::kF32, avx2::DotF32);
+  set(DType::kF16, avx2::DotF16);
+  set(DType::kBF16, avx2::DotBF16);
+  set(DType::kQ4_0, avx2::DotQ4_0);
+  set(DType::kQ8_0, avx2::DotQ8_0);
+  set(DType::kQ4_K, avx2::DotQ4_K);
+  set(DType::kQ6_K, avx2::DotQ6_K);
+  t->dot_f32 = avx2::DotF32Plain;
+  t->axpy_f32 = avx2::AxpyF32;
+}
+
+}  // namespace tf

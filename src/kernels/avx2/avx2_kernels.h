@@ -1,0 +1,18 @@
+// AVX2 kernel entry points (compiled with -mavx2 -mfma -mf16c).
+#pragma once
+
+#include <cstdint>
+
+namespace tf::avx2 {
+
+float DotF32(int64_t n, const void* w, const void* x);
+float DotF16(int64_t n, const void* w, const void* x);
+float DotBF16(int64_t n, const void* w, const void* x);
+float DotQ4_0(int64_t n, const void* w, const void* x);
+float DotQ8_0(int64_t n, const void* w, const void* x);
+float DotQ4_K(int64_t n, const void* w, const void* x);
+float DotQ6_K(int64_t n, const void* w, const void* x);
+float DotF32Plain(int64_t n, const float* a, const float* b);
+void AxpyF32(int64_t n, float a, const float* x, float* y);
+
+}  // namespace tf::avx2

@@ -1,0 +1,18 @@
+#include "kernels/avx512/avx512_kernels.h"
+
+#include "kernels/kernel_table.h"
+
+namespace tf {
+
+void FillAvx512Kernels(KernelTable* t) {
+  auto set = [t](DType w, VecDotFn fn) { t->weights[static_cast<size_t>(w)].vec_dot = fn; };
+  set(DType::kF32, avx512::DotF32);
+  set(DType::kF16, avx512::DotF16);
+  set(DType::kBF16, avx512::DotBF16);
+  set(DType::kQ4_0, avx512::DotQ4_0);
+  set(DType::kQ8_0, avx512::DotQ8_0);
+  t->dot_f32 = avx512::DotF32Plain;
+  t->axpy_f32 = avx512::AxpyF32;
+}
+
+}  // namespace tf

@@ -1,0 +1,58 @@
+// The one place kernels are chosen. A KernelTable holds, for one instruction
+// set, the dot product for every weight type (with the activation format it
+// expects), activation quantizers and float helpers. Tables are built once;
+// the best one for this CPU is picked at start-up (visible in `tokenfab
+// info`), and tests run every compiled table against the scalar reference.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "tensor/dtype.h"
+
+namespace tf {
+
+enum class Isa { kScalar, kAvx2, kAvx512 };
+std::string_view IsaName(Isa isa);
+
+// out = sum_k w[k] * x[k] over n elements; w is one weight row of the
+// table's weight type, x one activation row in `act_type` format.
+using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+// Quantizes n floats into an activation format.
+using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
+
+struct WeightKernel {
+  DType act_type = DType::kF32;  // format the activations must be in
+  VecDotFn vec_dot = nullptr;    // nullptr: weight type not supported
+};
+
+inline constexpr size_t kNumDTypeSlots = 40;  // > largest DType id
+
+struct KernelTable {
+  Isa isa = Isa::kScalar;
+  std::array<WeightKernel, kNumDTypeSlots> weights{};
+  std::array<QuantizeRowFn, kNumDTypeSlots> quantize{};  // by activation type
+  float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
+  // y[i] += a * x[i]
+  void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;
+
+  const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
+  bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }
+};
+
+// Instruction sets compiled in and supported by this CPU, scalar first.
+std::vector<Isa> AvailableIsas();
+// The fastest available (or TF_ISA=scalar|avx2|avx512 from the environment,
+// when that one is available).
+Isa BestIsa();
+// CHECKs that `isa` is available.
+const KernelTable& GetKernelTable(Isa isa);
+
+// Fillers implemented by each ISA directory; each overrides what it speeds up.
+void FillScalarKernels(KernelTable* table);
+void FillAvx2Kernels(KernelTable* table);
+void FillAvx512Kernels(KernelTable* table);
+
+}  // namespace tf

@@ -1,0 +1,28 @@
+// Scalar reference kernels: obviously correct, slow. Every faster kernel is
+// tested against these.
+#pragma once
+
+#include <cstdint>
+
+namespace tf::reference {
+
+float DotF32(int64_t n, const void* w, const void* x);
+float DotF16(int64_t n, const void* w, const void* x);
+float DotBF16(int64_t n, const void* w, const void* x);
+float DotQ4_0(int64_t n, const void* w, const void* x);
+float DotQ4_1(int64_t n, const void* w, const void* x);
+float DotQ5_0(int64_t n, const void* w, const void* x);
+float DotQ5_1(int64_t n, const void* w, const void* x);
+float DotQ8_0(int64_t n, const void* w, const void* x);
+float DotQ4_K(int64_t n, const void* w, const void* x);
+float DotQ5_K(int64_t n, const void* w, const void* x);
+float DotQ6_K(int64_t n, const void* w, const void* x);
+
+float DotF32Plain(int64_t n, const float* a, const float* b);
+void AxpyF32(int64_t n, float a, const float* x, float* y);
+
+void QuantizeQ8_0(const float* x, void* y, int64_t n);
+void QuantizeQ8_1(const float* x, void* y, int64_t n);
+void QuantizeQ8_K(const float* x, void* y, int64_t n);
+
+}  // namespace tf::reference

@@ -1,0 +1,35 @@
+// The scalar table: every weight type tokenfab computes with.
+#include "kernels/kernel_table.h"
+#include "kernels/reference/reference_kernels.h"
+#include "tensor/quantize.h"
+
+namespace tf {
+namespace reference {
+
+void QuantizeQ8_0(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_0, x, y, n); }
+void QuantizeQ8_1(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_1, x, y, n); }
+void QuantizeQ8_K(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_K, x, y, n); }
+
+}  // namespace reference
+
+void FillScalarKernels(KernelTable* t) {
+  auto set = [t](DType w, DType act, VecDotFn fn) { t->weights[static_cast<size_t>(w)] = {act, fn}; };
+  set(DType::kF32, DType::kF32, reference::DotF32);
+  set(DType::kF16, DType::kF32, reference::DotF16);
+  set(DType::kBF16, DType::kF32, reference::DotBF16);
+  set(DType::kQ4_0, DType::kQ8_0, reference::DotQ4_0);
+  set(DType::kQ4_1, DType::kQ8_1, reference::DotQ4_1);
+  set(DType::kQ5_0, DType::kQ8_0, reference::DotQ5_0);
+  set(DType::kQ5_1, DType::kQ8_1, reference::DotQ5_1);
+  set(DType::kQ8_0, DType::kQ8_0, reference::DotQ8_0);
+  set(DType::kQ4_K, DType::kQ8_K, reference::DotQ4_K);
+  set(DType::kQ5_K, DType::kQ8_K, reference::DotQ5_K);
+  set(DType::kQ6_K, DType::kQ8_K, reference::DotQ6_K);
+  t->quantize[static_cast<size_t>(DType::kQ8_0)] = reference::QuantizeQ8_0;
+  t->quantize[static_cast<size_t>(DType::kQ8_1)] = reference::QuantizeQ8_1;
+  t->quantize[static_cast<size_t>(DType::kQ8_K)] = reference::QuantizeQ8_K;
+  t->dot_f32 = reference::DotF32Plain;
+  t->axpy_f32 = reference::AxpyF32;
+}
+
+}  // namespace tf

@@ -1,0 +1,17 @@
+#include "model/model.h"
+
+#include <fmt/format.h>
+
+#include "gguf/gguf_file.h"
+#include "model/arch/llama.h"
+
+namespace tf {
+
+StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOptions& options) {
+  TF_ASSIGN_OR_RETURN(std::string arch, file.GetString("general.architecture"));
+  const KernelTable& kernels = GetKernelTable(options.isa);
+  if (arch == "llama" || arch == "qwen2") return LoadLlamaFamilyModel(file, kernels);
+  return UnimplementedError(fmt::format("key 'general.architecture': '{}' is not supported (supported: llama, qwen2)", arch));
+}
+
+}  // namespace tf

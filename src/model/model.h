@@ -1,0 +1,42 @@
+// A loaded model: hyperparameters, the KV row layout it needs, and a forward
+// pass over a batch. One file per architecture under arch/ implements it;
+// LoadModel picks by `general.architecture`.
+#pragma once
+
+#include <memory>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "kernels/kernel_table.h"
+#include "model/forward_batch.h"
+#include "model/kv_storage.h"
+#include "model/model_config.h"
+
+namespace tf {
+
+class GgufFile;
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual KvLayout kv_layout() const = 0;
+  // Bytes of weights one decoded token reads (all of them, for dense models).
+  virtual size_t weight_bytes() const = 0;
+
+  // Computes `batch`, writing its keys/values into `kv` and the logits of
+  // batch.logit_rows into `logits` ([logit_rows.size()][n_vocab]). Fails on
+  // token ids outside the vocabulary or positions beyond the block tables.
+  // Not reentrant: one engine thread runs a model.
+  virtual Status Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool* pool, float* logits) = 0;
+};
+
+struct ModelOptions {
+  Isa isa = BestIsa();
+};
+
+// `file` must outlive the model (weights are views into its mmap).
+StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOptions& options);
+
+}  // namespace tf

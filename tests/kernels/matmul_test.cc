@@ -1,0 +1,150 @@
+// MatMul and attention against naive float64 loops on random shapes with
+// ragged row counts, for every compiled instruction set.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "tensor/dequantize.h"
+#include "tensor/quantize.h"
+
+namespace tf {
+namespace {
+
+class MatMulTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(MatMulTest, MatchesDequantizedFloat64Product) {
+  const KernelTable& kernels = GetKernelTable(GetParam());
+  ThreadPool pool(3);
+  MatmulScratch scratch;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    const int64_t k = 512, m = 37, n_tokens = 19;  // m, n not multiples of the tiles
+    std::vector<float> w_f(k * m), x(k * n_tokens);
+    for (float& v : w_f) v = dist(rng);
+    for (float& v : x) v = dist(rng);
+    const size_t row_bytes = *RowBytes(type, k);
+    std::vector<uint8_t> w_q(row_bytes * m);
+    for (int64_t r = 0; r < m; ++r) QuantizeRow(type, w_f.data() + r * k, w_q.data() + r * row_bytes, k);
+    TensorView w;
+    w.type = type;
+    w.n_dims = 2;
+    w.ne = {k, m, 1, 1};
+    w.data = w_q.data();
+    w.nbytes = w_q.size();
+    const int64_t y_stride = m + 3;
+    std::vector<float> y(n_tokens * y_stride, -7.0f);
+    MatMul(kernels, w, x.data(), n_tokens, y.data(), y_stride, &scratch, &pool);
+    std::vector<float> w_deq(k);
+    for (int64_t r = 0; r < m; ++r) {
+      DequantizeRow(type, w_q.data() + r * row_bytes, w_deq.data(), k);
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        double exact = 0.0, magnitude = 0.0;
+        for (int64_t i = 0; i < k; ++i) {
+          exact += static_cast<double>(w_deq[i]) * x[t * k + i];
+          magnitude += std::fabs(w_deq[i] * x[t * k + i]);
+        }
+        // 8-bit activation quantization for quantized weights: error up to
+        // about 1/127 of the activation scale per term.
+        const double tol = type == DType::kF32 || type == DType::kF16 ? 1e-4 * magnitude : 0.02 * magnitude;
+        ASSERT_NEAR(y[t * y_stride + r], exact, tol) << DTypeName(type) << " r=" << r << " t=" << t;
+      }
+    }
+    for (int64_t t = 0; t < n_tokens; ++t) {  // the padding columns are untouched
+      for (int64_t r = m; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
+    }
+  }
+}
+
+TEST_P(MatMulTest, CausalAttentionMatchesNaive) {
+  const KernelTable& kernels = GetKernelTable(GetParam());
+  ThreadPool pool(2);
+  std::mt19937 rng(8);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  AttentionShape s;
+  s.n_head = 4;
+  s.n_kv_head = 2;
+  s.head_dim_qk = s.head_dim_v = 24;
+  s.q_stride = s.out_stride = s.n_head * 24;
+  s.k_head_stride = s.v_head_stride = 24;
+  s.scale = 0.2f;
+  const int64_t start = 5, n_q = 3, n_ctx = start + n_q;
+  std::vector<float> q(n_q * s.q_stride), keys(n_ctx * 48), values(n_ctx * 48), out(n_q * s.out_stride);
+  for (float& v : q) v = dist(rng);
+  for (float& v : keys) v = dist(rng);
+  for (float& v : values) v = dist(rng);
+  std::vector<const float*> k_rows, v_rows;
+  for (int64_t p = 0; p < n_ctx; ++p) {
+    k_rows.push_back(keys.data() + p * 48);
+    v_rows.push_back(values.data() + p * 48);
+  }
+  CausalAttention(kernels, s, q.data(), n_q, start, k_rows, v_rows, out.data(), &pool);
+  for (int64_t t = 0; t < n_q; ++t) {
+    for (int h = 0; h < s.n_head; ++h) {
+      const int kvh = h / 2;
+      std::vector<double> w(start + t + 1);
+      double max = -1e300, sum = 0.0;
+      for (int64_t p = 0; p <= start + t; ++p) {
+        double d = 0.0;
+        for (int i = 0; i < 24; ++i) d += q[t * s.q_stride + h * 24 + i] * keys[p * 48 + kvh * 24 + i];
+        w[p] = d * s.scale;
+        max = std::max(max, w[p]);
+      }
+      for (double& v : w) sum += (v = std::exp(v - max));
+      for (int i = 0; i < 24; ++i) {
+        double o = 0.0;
+        for (int64_t p = 0; p <= start + t; ++p) o += w[p] / sum * values[p * 48 + kvh * 24 + i];
+        ASSERT_NEAR(out[t * s.out_stride + h * 24 + i], o, 1e-4);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(CompiledIsas, MatMulTest, ::testing::ValuesIn(AvailableIsas()),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
+TEST(OpsTest, RopeRotatesPairsAndPreservesNorm) {
+  RopeParams p;
+  p.rotary_dims = 8;
+  p.freq_base = 10000.0f;
+  for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalves}) {
+    p.style = style;
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    float norm_before = 0, norm_after = 0;
+    for (float v : x) norm_before += v * v;
+    ApplyRope(p, 3, 1, 8, 8, x);
+    for (float v : x) norm_after += v * v;
+    EXPECT_NEAR(norm_before, norm_after, 1e-3);
+    // Pair 0 rotates by angle = position (theta_0 = 1).
+    const int a = 0, b = style == RopeStyle::kAdjacentPairs ? 1 : 4;
+    const float x0 = 1, x1 = style == RopeStyle::kAdjacentPairs ? 2 : 5;
+    EXPECT_NEAR(x[a], x0 * std::cos(3.0f) - x1 * std::sin(3.0f), 1e-5);
+    EXPECT_NEAR(x[b], x0 * std::sin(3.0f) + x1 * std::cos(3.0f), 1e-5);
+  }
+  // Position 0 is the identity.
+  float y[4] = {1, 2, 3, 4};
+  p.rotary_dims = 4;
+  ApplyRope(p, 0, 1, 4, 4, y);
+  EXPECT_FLOAT_EQ(y[1], 2.0f);
+}
+
+TEST(OpsTest, RmsNormAndSoftmax) {
+  const float x[4] = {1, -2, 3, -4}, w[4] = {1, 1, 2, 0.5f};
+  float out[4];
+  RmsNorm(x, w, 0.0f, 1, 4, out);
+  const float rms = std::sqrt((1 + 4 + 9 + 16) / 4.0f);
+  EXPECT_NEAR(out[2], 3 / rms * 2, 1e-6);
+  float s[3] = {1.0f, 2.0f, -INFINITY};
+  Softmax(s, 3);
+  EXPECT_NEAR(s[0] + s[1], 1.0f, 1e-6);
+  EXPECT_EQ(s[2], 0.0f);
+  EXPECT_NEAR(s[1] / s[0], std::exp(1.0f), 1e-5);
+}
+
+}  // namespace
+}  // namespace tf

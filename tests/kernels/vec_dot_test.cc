@@ -1,0 +1,100 @@
+// Every weight-type dot product of every compiled instruction set against the
+// scalar reference, on random rows with lengths that exercise the tails.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/kernel_table.h"
+#include "tensor/dequantize.h"
+#include "tensor/quantize.h"
+
+namespace tf {
+namespace {
+
+const DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ4_0,
+                              DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ8_0,
+                              DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+
+std::vector<float> RandomRow(std::mt19937& rng, int64_t n, float scale) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<uint8_t> Quantize(DType type, const std::vector<float>& x) {
+  std::vector<uint8_t> out(*RowBytes(type, static_cast<int64_t>(x.size())));
+  QuantizeRow(type, x.data(), out.data(), static_cast<int64_t>(x.size()));
+  return out;
+}
+
+class VecDotTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(VecDotTest, MatchesScalarReferenceForEveryWeightType) {
+  const KernelTable& fast = GetKernelTable(GetParam());
+  const KernelTable& ref = GetKernelTable(Isa::kScalar);
+  std::mt19937 rng(1234);
+  for (DType type : kWeightTypes) {
+    const int64_t block = Traits(type).block_size;
+    for (int64_t n : {1, 7, 16, 33, 100, 256, 512, 768, 2048, 4352}) {
+      if (n % block != 0) continue;
+      const WeightKernel& wk = ref.ForWeight(type);
+      ASSERT_NE(fast.ForWeight(type).vec_dot, nullptr);
+      ASSERT_EQ(fast.ForWeight(type).act_type, wk.act_type);
+      for (int trial = 0; trial < 5; ++trial) {
+        const auto w_f = RandomRow(rng, n, 0.5f);
+        const auto x_f = RandomRow(rng, n, 2.0f);
+        const auto w = Quantize(type, w_f);
+        const auto x = wk.act_type == DType::kF32 ? Quantize(DType::kF32, x_f) : Quantize(wk.act_type, x_f);
+        const float expected = wk.vec_dot(n, w.data(), x.data());
+        const float got = fast.ForWeight(type).vec_dot(n, w.data(), x.data());
+        // Same integer sums; only the order of float accumulation differs,
+        // so the error is bounded by a few ulps of the sum of |terms|.
+        std::vector<float> w_deq(n), x_deq(n);
+        DequantizeRow(type, w.data(), w_deq.data(), n);
+        DequantizeRow(wk.act_type, x.data(), x_deq.data(), n);
+        double magnitude = 0.0;
+        for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(w_deq[i] * x_deq[i]);
+        const double tol = 1e-5 * magnitude + 1e-6;
+        ASSERT_NEAR(got, expected, tol) << IsaName(GetParam()) << " " << DTypeName(type) << " n=" << n;
+        // And the reference itself equals the dot of the dequantized rows; Q8_1
+        // stores the block sum d*sum(q) as fp16, which adds up to 2^-11 of it
+        // per block (the format's own rounding).
+        double exact = 0.0;
+        for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(w_deq[i]) * x_deq[i];
+        const double ref_tol = wk.act_type == DType::kQ8_1 ? tol + 1e-3 * magnitude : tol;
+        ASSERT_NEAR(expected, exact, ref_tol) << "reference " << DTypeName(type) << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(VecDotTest, FloatHelpersMatchReference) {
+  const KernelTable& fast = GetKernelTable(GetParam());
+  std::mt19937 rng(99);
+  for (int64_t n : {1, 5, 16, 31, 64, 130}) {
+    const auto a = RandomRow(rng, n, 1.0f), b = RandomRow(rng, n, 1.0f);
+    double exact = 0.0;
+    for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(a[i]) * b[i];
+    EXPECT_NEAR(fast.dot_f32(n, a.data(), b.data()), exact, 1e-4) << n;
+    std::vector<float> y = b, y_ref = b;
+    fast.axpy_f32(n, 0.75f, a.data(), y.data());
+    for (int64_t i = 0; i < n; ++i) y_ref[i] += 0.75f * a[i];
+    for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-6) << n;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(CompiledIsas, VecDotTest, ::testing::ValuesIn(AvailableIsas()),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
+TEST(KernelTableTest, BestIsaIsAvailableAndScalarAlwaysIs) {
+  const auto isas = AvailableIsas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), Isa::kScalar);
+  EXPECT_NE(std::find(isas.begin(), isas.end(), BestIsa()), isas.end());
+}
+
+}  // namespace
+}  // namespace tf
