@@ -130,15 +130,16 @@ std::string Tokenizer::TokenToPiece(int32_t id, bool render_special) const {
 }
 
 std::string Tokenizer::Decode(std::span<const int32_t> ids, bool render_special) const {
+  // A sequence that starts at BOS is a whole text: drop the space
+  // SentencePiece put before its first word. A continuation keeps it.
+  bool strip_space = vocab_.type() != VocabType::kBpe && vocab_.add_space_prefix() && !ids.empty() &&
+                     ids.front() == vocab_.bos_id();
   std::string out;
-  bool at_start = true;  // no text produced yet
   for (int32_t id : ids) {
     std::string piece = TokenToPiece(id, render_special);
-    if (at_start && !piece.empty()) {
-      if (vocab_.type() != VocabType::kBpe && vocab_.add_space_prefix() && piece[0] == ' ') {
-        piece.erase(0, 1);
-      }
-      at_start = false;
+    if (strip_space && !piece.empty()) {
+      if (piece[0] == ' ') piece.erase(0, 1);
+      strip_space = false;
     }
     out += piece;
   }

@@ -37,8 +37,9 @@ class Tokenizer {
   // character (byte tokens). Control tokens give "" unless render_special.
   std::string TokenToPiece(int32_t id, bool render_special = false) const;
 
-  // A whole sequence as valid UTF-8 (broken bytes become U+FFFD), without
-  // the space SentencePiece adds in front of the first word.
+  // A sequence as valid UTF-8 (broken bytes become U+FFFD). When it starts
+  // with BOS it is a whole text and loses the space SentencePiece adds in
+  // front of the first word; otherwise it is a continuation and keeps it.
   std::string Decode(std::span<const int32_t> ids, bool render_special = false) const;
 
  private:

@@ -36,6 +36,7 @@ TEST_P(DenseRefTest, PassesFixtureRule) {
   RecordProperty("max_check_diff", std::to_string(result.max_check_diff));
   RecordProperty("greedy_checked", result.greedy_compared);
   RecordProperty("check_within_tol", result.check_within_tol);
+  RecordProperty("greedy_text_checked", result.greedy_text_checked);
 }
 
 std::vector<Isa> IsasToTest() {

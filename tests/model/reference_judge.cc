@@ -86,26 +86,41 @@ JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, Thr
       r.detail = "argmax at " + std::to_string(p) + ": got " + std::to_string(got) + " want " + std::to_string(argmax[p]);
     }
   }
-  // Rule 4: greedy continuation up to the first low-margin step.
+  // Rule 4: greedy continuation up to the first low-margin step. We keep
+  // generating past it to see whether the whole continuation matches.
   const auto greedy_margins = ref["greedy_margins"].get<std::vector<double>>();
   int32_t next = Argmax(logits.data() + (expected_tokens.size() - 1) * n_vocab, n_vocab);
+  bool judged = true;     // still before the first low-margin step
+  bool all_equal = true;  // every step so far equals the reference
   for (size_t step = 0; step < greedy.size(); ++step) {
-    if (greedy_margins[step] <= 2 * tol) break;
-    ++r.greedy_compared;
-    if (next != greedy[step]) {
-      if (r.detail.empty()) {
+    if (greedy_margins[step] <= 2 * tol) judged = false;
+    all_equal = all_equal && next == greedy[step];
+    if (judged) {
+      ++r.greedy_compared;
+      if (next == greedy[step]) {
+        ++r.greedy_equal;
+      } else if (r.detail.empty()) {
         r.detail = "greedy step " + std::to_string(step) + ": got " + std::to_string(next) + " want " + std::to_string(greedy[step]);
       }
-      break;
+      judged = next == greedy[step];
     }
-    ++r.greedy_equal;
+    if (!all_equal && !judged) break;
     std::vector<float> step_logits;
     st = (*runner)->Append(std::vector<int32_t>{next}, false, &step_logits);
     if (!st.ok()) {
       r.detail = st.ToString();
+      all_equal = false;
       break;
     }
     next = Argmax(step_logits.data(), n_vocab);
+  }
+  // The detokenizer: when every greedy step matched, the reference's text of
+  // the continuation must come back exactly.
+  if (ref.contains("greedy_text") && ref["greedy_text"].is_string() &&
+      all_equal) {
+    r.greedy_text_checked = true;
+    r.greedy_text_equal = (*tokenizer)->Decode(greedy) == ref["greedy_text"].get<std::string>();
+    if (!r.greedy_text_equal && r.detail.empty()) r.detail = "greedy_text: got '" + (*tokenizer)->Decode(greedy) + "'";
   }
   return r;
 }
@@ -122,6 +137,9 @@ void ExpectPassesRule(const JudgeResult& r, bool moe) {
     EXPECT_EQ(r.confident_argmax_equal, r.confident_positions) << r.detail;
   }
   EXPECT_EQ(r.greedy_equal, r.greedy_compared) << r.detail;
+  if (r.greedy_text_checked) {
+    EXPECT_TRUE(r.greedy_text_equal) << r.detail;
+  }
 }
 
 }  // namespace tf::testing

@@ -27,6 +27,8 @@ struct JudgeResult {
   int confident_argmax_equal = 0;
   int greedy_compared = 0;   // steps up to the first low-margin one
   int greedy_equal = 0;      // leading steps that matched
+  bool greedy_text_checked = false;  // reference has greedy_text and all steps matched
+  bool greedy_text_equal = false;
   std::string detail;        // first mismatch, for the failure message
 };
 

@@ -1,0 +1,28 @@
+// Helpers shared by the CLI commands: reading files, opening a model with
+// its tokenizer, thread pool sizing.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tf {
+
+StatusOr<std::string> ReadWholeFile(const std::string& path);
+
+// A model file opened for running: the mapped file, its tokenizer, the model.
+struct LoadedModel {
+  std::unique_ptr<GgufFile> file;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<Model> model;
+};
+StatusOr<LoadedModel> OpenModel(const std::string& path);
+
+int ResolveThreads(int requested);
+
+}  // namespace tf

@@ -1,0 +1,130 @@
+// The tokenfab binary, run for real: the external contract of each command
+// and one clear "error:" line (never a crash) for bad input.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/fixtures.h"
+
+namespace tf {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  bool crashed = false;
+  std::string out;
+  std::string err;
+};
+
+RunResult RunTokenfab(const std::string& args) {
+  const std::string err_path = ::testing::TempDir() + "/tokenfab_stderr.txt";
+  const std::string cmd = std::string(TOKENFAB_BIN) + " " + args + " 2>" + err_path;
+  RunResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = testing::ReadFile(err_path);
+  return r;
+}
+
+std::string Fixture(const std::string& rel) { return testing::FixturePath(rel); }
+
+void ExpectCleanError(const RunResult& r, const std::string& needle) {
+  EXPECT_FALSE(r.crashed) << r.err;
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line expected: " << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(CliTest, TokenizeCasesReproducesFixtureOutput) {
+  for (const std::string v : {"llama-spm", "gpt-2", "bert-bge"}) {
+    const std::string base = Fixture("vocab/ggml-vocab-" + v + ".gguf");
+    auto r = RunTokenfab("tokenize -m " + base + " --cases " + base + ".inp");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, testing::ReadFile(base + ".out")) << v;
+  }
+}
+
+TEST(CliTest, EvalPrintsReferenceJsonAndLogits) {
+  const auto ref = nlohmann::json::parse(testing::ReadFile(Fixture("refs/tiny-llama-spm-f16__code.json")));
+  const std::string prompt_path = ::testing::TempDir() + "/code.txt";
+  std::ofstream(prompt_path, std::ios::binary) << ref["prompt"].get<std::string>();
+  const std::string logits_path = ::testing::TempDir() + "/logits.f32";
+  auto r = RunTokenfab("eval -m " + Fixture("models/tiny-llama-spm-f16.gguf") + " --prompt-file " + prompt_path +
+                       " -n 8 --logits-out " + logits_path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["prompt_tokens"], ref["prompt_tokens"]);
+  EXPECT_EQ(out["prompt_argmax"], ref["prompt_argmax"]);
+  const auto greedy = ref["greedy"].get<std::vector<int>>();
+  EXPECT_EQ(out["greedy"].get<std::vector<int>>(), std::vector<int>(greedy.begin(), greedy.begin() + 8));
+  EXPECT_TRUE(out["greedy_text"].is_string());
+  const size_t n_prompt = ref["prompt_tokens"].size();
+  EXPECT_EQ(std::filesystem::file_size(logits_path), n_prompt * 32000 * sizeof(float));
+  // The last row of --logits-out equals the reference's check logits there.
+  const std::string logits = testing::ReadFile(logits_path);
+  const std::string check = testing::ReadFile(Fixture("refs/tiny-llama-spm-f16__code.check.f32"));
+  const auto* got = reinterpret_cast<const float*>(logits.data()) + (n_prompt - 1) * 32000;
+  const auto* want = reinterpret_cast<const float*>(check.data()) + 7 * 32000;  // check position 7 is the last
+  for (int v = 0; v < 32000; ++v) ASSERT_NEAR(got[v], want[v], ref["tolerance"].get<double>());
+}
+
+TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
+  const std::string path = ::testing::TempDir() + "/tiny-q4_0.gguf";
+  auto s = RunTokenfab("synth --preset tiny --type Q4_0 -o " + path + " --seed 5");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto info = RunTokenfab("info -m " + path);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("architecture:  llama"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("q4_0 x"), std::string::npos);
+  EXPECT_NE(info.out.find("chat template: absent"), std::string::npos);
+  auto g1 = RunTokenfab("generate -m " + path + " -p 'hello world' -n 16 --seed 9 --temp 0.7");
+  auto g2 = RunTokenfab("generate -m " + path + " -p 'hello world' -n 16 --seed 9 --temp 0.7");
+  ASSERT_EQ(g1.exit_code, 0) << g1.err;
+  EXPECT_EQ(g1.out.rfind("hello world", 0), 0u);
+  EXPECT_NE(g1.out.find("decode: 16 tokens"), std::string::npos) << g1.out;
+  // Same seed, same text (the speed line differs).
+  EXPECT_EQ(g1.out.substr(0, g1.out.find("\n\nprompt:")), g2.out.substr(0, g2.out.find("\n\nprompt:")));
+}
+
+TEST(CliTest, BadInputGivesOneErrorLine) {
+  const std::string garbage = ::testing::TempDir() + "/garbage.gguf";
+  std::ofstream(garbage, std::ios::binary) << std::string("GGUF\x03\0\0\0 this is not a model", 28);
+  ExpectCleanError(RunTokenfab("info -m " + garbage), "metadata count at byte 16");
+  ExpectCleanError(RunTokenfab("info -m /nonexistent.gguf"), "cannot open /nonexistent.gguf");
+  ExpectCleanError(RunTokenfab("eval -m " + Fixture("vocab/ggml-vocab-gpt-2.gguf") + " --prompt-file /dev/null"),
+                   "");
+  ExpectCleanError(RunTokenfab("generate -m " + Fixture("models/tiny-llama-spm-q8_0.gguf") + " -p hi --top-p 0"),
+                   "top_p");
+  ExpectCleanError(RunTokenfab("synth --preset tiny --type q2_k -o /tmp/x.gguf"), "--type q2_k");
+  ExpectCleanError(RunTokenfab("synth --preset nope --type f16 -o /tmp/x.gguf"), "--preset");
+  ExpectCleanError(RunTokenfab("tokenize -m " + Fixture("vocab/ggml-vocab-gpt-2.gguf")), "--cases or --prompt");
+  ExpectCleanError(RunTokenfab("frobnicate"), "unknown command 'frobnicate'");
+}
+
+TEST(CliTest, TruncatedModelFilesNeverCrash) {
+  const std::string model = testing::ReadFile(Fixture("models/tiny-llama-spm-q4_0.gguf"));
+  const std::string path = ::testing::TempDir() + "/truncated.gguf";
+  for (size_t len : {size_t{0}, size_t{3}, size_t{100}, size_t{5000}, model.size() / 2, model.size() - 1}) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << model.substr(0, len);
+    auto r = RunTokenfab("generate -m " + path + " -p hi -n 2");
+    EXPECT_FALSE(r.crashed) << len;
+    EXPECT_EQ(r.exit_code, 1) << len << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace tf
