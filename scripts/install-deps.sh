@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libpcre2-dev libutf8proc-dev
+  libsimde-dev
 )
 
 missing=()

@@ -9,6 +9,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/command.h"
+#include "tokenizer/vocab_test_cases.h"
 
 namespace tf {
 namespace {
@@ -21,22 +22,6 @@ struct TokenizeOptions {
   bool parse_special = false;
   bool show_pieces = false;
 };
-
-std::vector<std::string> SplitCases(const std::string& raw) {
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    const size_t next = raw.find(sep, pos);
-    if (next == std::string::npos) {
-      cases.push_back(raw.substr(pos));
-      break;
-    }
-    cases.push_back(raw.substr(pos, next - pos));
-    pos = next + sep.size();
-  }
-  return cases;
-}
 
 void PrintIds(const std::vector<int32_t>& ids) {
   std::string line;
@@ -53,7 +38,7 @@ Status Run(const TokenizeOptions& o) {
   TF_ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::FromGguf(*file));
   if (!o.cases_path.empty()) {
     TF_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(o.cases_path));
-    for (const std::string& c : SplitCases(raw)) PrintIds(tokenizer->Encode(c, false, false));
+    for (const std::string& c : SplitVocabTestCases(raw)) PrintIds(tokenizer->Encode(c, false, false));
     return Status::Ok();
   }
   const auto ids = tokenizer->Encode(o.prompt, o.add_special, o.parse_special);

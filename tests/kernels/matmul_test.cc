@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/kernel_tables.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "tensor/dequantize.h"
@@ -15,10 +16,10 @@
 namespace tf {
 namespace {
 
-class MatMulTest : public ::testing::TestWithParam<Isa> {};
+class MatMulTest : public ::testing::TestWithParam<testing::NamedTable> {};
 
 TEST_P(MatMulTest, MatchesDequantizedFloat64Product) {
-  const KernelTable& kernels = GetKernelTable(GetParam());
+  const KernelTable& kernels = *GetParam().table;
   ThreadPool pool(3);
   MatmulScratch scratch;
   std::mt19937 rng(5);
@@ -62,7 +63,7 @@ TEST_P(MatMulTest, MatchesDequantizedFloat64Product) {
 }
 
 TEST_P(MatMulTest, CausalAttentionMatchesNaive) {
-  const KernelTable& kernels = GetKernelTable(GetParam());
+  const KernelTable& kernels = *GetParam().table;
   ThreadPool pool(2);
   std::mt19937 rng(8);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -105,8 +106,8 @@ TEST_P(MatMulTest, CausalAttentionMatchesNaive) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledIsas, MatMulTest, ::testing::ValuesIn(AvailableIsas()),
-                         [](const auto& info) { return std::string(IsaName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(CompiledIsas, MatMulTest, ::testing::ValuesIn(testing::TablesToTest()),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(OpsTest, RopeRotatesPairsAndPreservesNorm) {
   RopeParams p;
@@ -131,6 +132,19 @@ TEST(OpsTest, RopeRotatesPairsAndPreservesNorm) {
   p.rotary_dims = 4;
   ApplyRope(p, 0, 1, 4, 4, y);
   EXPECT_FLOAT_EQ(y[1], 2.0f);
+}
+
+TEST(OpsTest, LinearRopeScalingDividesThePosition) {
+  RopeParams scaled;
+  scaled.rotary_dims = 16;
+  scaled.freq_scale = 0.25f;  // rope.scaling.factor 4
+  RopeParams plain = scaled;
+  plain.freq_scale = 1.0f;
+  float a[16], b[16];
+  for (int i = 0; i < 16; ++i) a[i] = b[i] = static_cast<float>(i % 5) - 2.0f;
+  ApplyRope(scaled, 12, 1, 16, 16, a);
+  ApplyRope(plain, 3, 1, 16, 16, b);
+  for (int i = 0; i < 16; ++i) EXPECT_NEAR(a[i], b[i], 1e-5) << i;
 }
 
 TEST(OpsTest, RmsNormAndSoftmax) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/kernel_table.h"
+#include "kernels/kernel_tables.h"
 #include "tensor/dequantize.h"
 #include "tensor/quantize.h"
 
@@ -30,10 +31,10 @@ std::vector<uint8_t> Quantize(DType type, const std::vector<float>& x) {
   return out;
 }
 
-class VecDotTest : public ::testing::TestWithParam<Isa> {};
+class VecDotTest : public ::testing::TestWithParam<testing::NamedTable> {};
 
 TEST_P(VecDotTest, MatchesScalarReferenceForEveryWeightType) {
-  const KernelTable& fast = GetKernelTable(GetParam());
+  const KernelTable& fast = *GetParam().table;
   const KernelTable& ref = GetKernelTable(Isa::kScalar);
   std::mt19937 rng(1234);
   for (DType type : kWeightTypes) {
@@ -58,7 +59,7 @@ TEST_P(VecDotTest, MatchesScalarReferenceForEveryWeightType) {
         double magnitude = 0.0;
         for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(w_deq[i] * x_deq[i]);
         const double tol = 1e-5 * magnitude + 1e-6;
-        ASSERT_NEAR(got, expected, tol) << IsaName(GetParam()) << " " << DTypeName(type) << " n=" << n;
+        ASSERT_NEAR(got, expected, tol) << GetParam().name << " " << DTypeName(type) << " n=" << n;
         // And the reference itself equals the dot of the dequantized rows; Q8_1
         // stores the block sum d*sum(q) as fp16, which adds up to 2^-11 of it
         // per block (the format's own rounding).
@@ -72,7 +73,7 @@ TEST_P(VecDotTest, MatchesScalarReferenceForEveryWeightType) {
 }
 
 TEST_P(VecDotTest, FloatHelpersMatchReference) {
-  const KernelTable& fast = GetKernelTable(GetParam());
+  const KernelTable& fast = *GetParam().table;
   std::mt19937 rng(99);
   for (int64_t n : {1, 5, 16, 31, 64, 130}) {
     const auto a = RandomRow(rng, n, 1.0f), b = RandomRow(rng, n, 1.0f);
@@ -86,8 +87,8 @@ TEST_P(VecDotTest, FloatHelpersMatchReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(CompiledIsas, VecDotTest, ::testing::ValuesIn(AvailableIsas()),
-                         [](const auto& info) { return std::string(IsaName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(CompiledIsas, VecDotTest, ::testing::ValuesIn(testing::TablesToTest()),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(KernelTableTest, BestIsaIsAvailableAndScalarAlwaysIs) {
   const auto isas = AvailableIsas();

@@ -63,6 +63,22 @@ TEST(SynthModelTest, EveryTypeLoadsRunsAndAgreesWithF32) {
   }
 }
 
+TEST(SynthModelTest, VocabFromAnotherFileIsCopied) {
+  ThreadPool pool(2);
+  SynthOptions o;
+  o.preset = "tiny";
+  o.type = DType::kQ8_0;
+  o.vocab_from = std::string(TF_FIXTURES_DIR) + "/vocab/ggml-vocab-llama-spm.gguf";
+  o.output_path = ::testing::TempDir() + "/synth-spm.gguf";
+  ASSERT_TRUE(WriteSyntheticModel(o, &pool).ok());
+  auto file = *GgufFile::Open(o.output_path);
+  auto model = LoadModel(*file, ModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->config().n_vocab, 32000);
+  EXPECT_EQ(*file->GetString("tokenizer.ggml.model"), "llama");
+  EXPECT_EQ((*file->GetArray("tokenizer.ggml.tokens"))->strings[29871], "\u2581");
+}
+
 TEST(SynthModelTest, SameSeedSameBytes) {
   const std::string a = SynthTiny(DType::kQ4_0, 7, "a"), b = SynthTiny(DType::kQ4_0, 7, "b");
   const std::string c = SynthTiny(DType::kQ4_0, 8, "c");

@@ -8,25 +8,10 @@
 #include "common/fixtures.h"
 #include "gguf/gguf_file.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_test_cases.h"
 
 namespace tf {
 namespace {
-
-std::vector<std::string> SplitCases(const std::string& raw) {
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  size_t pos = 0;
-  while (pos < raw.size()) {
-    const size_t next = raw.find(sep, pos);
-    if (next == std::string::npos) {
-      cases.push_back(raw.substr(pos));
-      break;
-    }
-    cases.push_back(raw.substr(pos, next - pos));
-    pos = next + sep.size();
-  }
-  return cases;
-}
 
 std::vector<std::string> SplitLines(const std::string& raw) {
   std::vector<std::string> lines;
@@ -54,7 +39,7 @@ TEST_P(VocabFixtureTest, EveryCaseMatches) {
   ASSERT_TRUE(file.ok()) << file.status().ToString();
   auto tokenizer = Tokenizer::FromGguf(**file);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().ToString();
-  const auto cases = SplitCases(testing::ReadFile(testing::FixturePath(base + ".inp")));
+  const auto cases = SplitVocabTestCases(testing::ReadFile(testing::FixturePath(base + ".inp")));
   const auto expected = SplitLines(testing::ReadFile(testing::FixturePath(base + ".out")));
   ASSERT_EQ(cases.size(), expected.size());
   ASSERT_GT(cases.size(), 40u);

@@ -4,7 +4,12 @@
 
 namespace tf {
 
+#if defined(TF_EMULATE_AVX512)
+void FillAvx512KernelsEmulated(KernelTable* t) {
+  namespace avx512 = TF_AVX512_NS;
+#else
 void FillAvx512Kernels(KernelTable* t) {
+#endif
   auto set = [t](DType w, VecDotFn fn) { t->weights[static_cast<size_t>(w)].vec_dot = fn; };
   set(DType::kF32, avx512::DotF32);
   set(DType::kF16, avx512::DotF16);

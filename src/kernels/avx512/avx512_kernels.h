@@ -4,7 +4,21 @@
 
 #include <cstdint>
 
-namespace tf::avx512 {
+// The emulated test build (TF_EMULATE_AVX512) compiles these same sources
+// into their own namespace so both can live in one test binary.
+#if defined(TF_EMULATE_AVX512)
+#define TF_AVX512_NS avx512_emulated
+#else
+#define TF_AVX512_NS avx512
+#endif
+
+namespace tf {
+struct KernelTable;
+// Production: FillAvx512Kernels (kernel_table.h). Emulated build: this one.
+void FillAvx512KernelsEmulated(KernelTable* table);
+}  // namespace tf
+
+namespace tf::TF_AVX512_NS {
 
 float DotF32(int64_t n, const void* w, const void* x);
 float DotF16(int64_t n, const void* w, const void* x);
@@ -14,4 +28,4 @@ float DotQ8_0(int64_t n, const void* w, const void* x);
 float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 
-}  // namespace tf::avx512
+}  // namespace tf::TF_AVX512_NS

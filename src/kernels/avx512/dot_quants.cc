@@ -1,12 +1,10 @@
 // AVX-512 VNNI dot products for Q8_0/Q4_0 weights against Q8_0 activations:
 // two blocks per 512-bit register, vpdpbusd for the byte products (the sign
 // of the weight moves onto the activation so the weight can be unsigned).
-#include <immintrin.h>
-
-#include "kernels/avx512/avx512_kernels.h"
+#include "kernels/avx512/avx512_intrinsics.h"
 #include "tensor/quant_blocks.h"
 
-namespace tf::avx512 {
+namespace tf::TF_AVX512_NS {
 namespace {
 
 inline float HalfToFloat(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
@@ -38,50 +36,38 @@ inline __m512 PairScale(float a, float b) {
   return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
+// Sum over blocks of d_w * d_x * <q_w, q_x>, two blocks per register;
+// `load_w(block)` gives a block's 32 weight levels as signed bytes.
+template <typename WeightBlock, typename LoadWeights>
+float DotBlocksQ8_0(int64_t nb, const WeightBlock* wb, const BlockQ8_0* xb, LoadWeights load_w) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const __m512i qw = Join(load_w(wb[i]), load_w(wb[i + 1]));
+    const __m512i qx = Join(Load32(xb[i].qs), Load32(xb[i + 1].qs));
+    const __m512 d = PairScale(HalfToFloat(wb[i].d) * HalfToFloat(xb[i].d),
+                               HalfToFloat(wb[i + 1].d) * HalfToFloat(xb[i + 1].d));
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(SignedDot(qw, qx)), acc);
+  }
+  if (i < nb) {  // odd block count: the upper half multiplies zeros
+    const __m512i qw = Join(load_w(wb[i]), _mm256_setzero_si256());
+    const __m512i qx = Join(Load32(xb[i].qs), _mm256_setzero_si256());
+    const __m512 d = PairScale(HalfToFloat(wb[i].d) * HalfToFloat(xb[i].d), 0.0f);
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(SignedDot(qw, qx)), acc);
+  }
+  return ReduceAdd(acc);
+}
+
 }  // namespace
 
 float DotQ8_0(int64_t n, const void* w, const void* x) {
-  const auto* wb = static_cast<const BlockQ8_0*>(w);
-  const auto* xb = static_cast<const BlockQ8_0*>(x);
-  const int64_t nb = n / kQK8_0;
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m512i qw = Join(Load32(wb[i].qs), Load32(wb[i + 1].qs));
-    const __m512i qx = Join(Load32(xb[i].qs), Load32(xb[i + 1].qs));
-    const __m512 d = PairScale(HalfToFloat(wb[i].d) * HalfToFloat(xb[i].d),
-                               HalfToFloat(wb[i + 1].d) * HalfToFloat(xb[i + 1].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(SignedDot(qw, qx)), acc);
-  }
-  if (i < nb) {
-    const __m512i qw = Join(Load32(wb[i].qs), _mm256_setzero_si256());
-    const __m512i qx = Join(Load32(xb[i].qs), _mm256_setzero_si256());
-    const __m512 d = PairScale(HalfToFloat(wb[i].d) * HalfToFloat(xb[i].d), 0.0f);
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(SignedDot(qw, qx)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+  return DotBlocksQ8_0(n / kQK8_0, static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x),
+                       [](const BlockQ8_0& b) { return Load32(b.qs); });
 }
 
 float DotQ4_0(int64_t n, const void* w, const void* x) {
-  const auto* wb = static_cast<const BlockQ4_0*>(w);
-  const auto* xb = static_cast<const BlockQ8_0*>(x);
-  const int64_t nb = n / kQK4_0;
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m512i qw = Join(LoadQ4Block(wb[i].qs), LoadQ4Block(wb[i + 1].qs));
-    const __m512i qx = Join(Load32(xb[i].qs), Load32(xb[i + 1].qs));
-    const __m512 d = PairScale(HalfToFloat(wb[i].d) * HalfToFloat(xb[i].d),
-                               HalfToFloat(wb[i + 1].d) * HalfToFloat(xb[i + 1].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(SignedDot(qw, qx)), acc);
-  }
-  if (i < nb) {
-    const __m512i qw = Join(LoadQ4Block(wb[i].qs), _mm256_setzero_si256());
-    const __m512i qx = Join(Load32(xb[i].qs), _mm256_setzero_si256());
-    const __m512 d = PairScale(HalfToFloat(wb[i].d) * HalfToFloat(xb[i].d), 0.0f);
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(SignedDot(qw, qx)), acc);
-  }
-  return _mm512_reduce_add_ps(acc);
+  return DotBlocksQ8_0(n / kQK4_0, static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x),
+                       [](const BlockQ4_0& b) { return LoadQ4Block(b.qs); });
 }
 
-}  // namespace tf::avx512
+}  // namespace tf::TF_AVX512_NS
