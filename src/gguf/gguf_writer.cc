@@ -103,6 +103,10 @@ Status GgufWriter::WriteTo(const std::function<Status(std::string_view)>& sink) 
     TF_RETURN_IF_ERROR(sink(std::string_view(reinterpret_cast<const char*>(buffer.data()), buffer.size())));
     written = t.offset + t.nbytes;
   }
+  // Pad the last tensor too: ggml sizes the data section as the sum of
+  // aligned tensor sizes.
+  const uint64_t end = *CheckedAlignUp(written, alignment_);
+  if (end > written) TF_RETURN_IF_ERROR(sink(std::string(end - written, '\0')));
   return Status::Ok();
 }
 
