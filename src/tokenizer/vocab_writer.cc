@@ -30,37 +30,38 @@ Status WriteBuiltinByteVocab(int64_t n_vocab, GgufWriter* to) {
   std::vector<std::string> merges;
   tokens.reserve(n_vocab);
   for (int b = 0; b < 256; ++b) tokens.push_back(ByteToBpeChar(static_cast<uint8_t>(b)));
-  // Merges in rounds: " x", "xy", " xy", "xyz", " xyz" over a-z, each built
-  // from two tokens that already exist, until the vocabulary is full.
+  // Merges that greedy lowest-rank BPE can actually follow: letter pairs
+  // ("xy"), then triples reachable from either split ("xy z" and "x yz"),
+  // then a leading space on each ("Ġ x", "Ġ xy", "Ġ xyz"), until full.
   const std::string space = ByteToBpeChar(' ');
-  auto add = [&](const std::string& left, const std::string& right) {
-    if (static_cast<int64_t>(tokens.size()) >= n_regular) return;
-    merges.push_back(left + " " + right);
-    tokens.push_back(left + right);
-  };
-  std::vector<std::string> letters, pairs;
+  std::vector<std::string> letters, pairs, triples;
   for (char c = 'a'; c <= 'z'; ++c) letters.emplace_back(1, c);
-  for (const auto& x : letters) add(space, x);
+  auto add = [&](const std::string& token, std::vector<std::pair<std::string, std::string>> splits) {
+    if (static_cast<int64_t>(tokens.size()) >= n_regular) return false;
+    for (const auto& [left, right] : splits) merges.push_back(left + " " + right);
+    tokens.push_back(token);
+    return true;
+  };
   for (const auto& x : letters) {
     for (const auto& y : letters) {
-      add(x, y);
-      pairs.push_back(x + y);
+      if (add(x + y, {{x, y}})) pairs.push_back(x + y);
     }
   }
   for (const auto& x : letters) {
-    for (const auto& y : letters) add(space + x, y);
+    for (const auto& y : letters) {
+      for (const auto& z : letters) {
+        if (add(x + y + z, {{x + y, z}, {x, y + z}})) triples.push_back(x + y + z);
+      }
+    }
   }
-  for (const auto& xy : pairs) {
-    for (const auto& z : letters) add(xy, z);
-  }
-  for (const auto& xy : pairs) {
-    for (const auto& z : letters) add(space + xy, z);
+  for (const auto* words : {&letters, &pairs, &triples}) {
+    for (const auto& w : *words) add(space + w, {{space, w}});
   }
   // Whatever is left becomes unused padding tokens.
   for (int64_t i = static_cast<int64_t>(tokens.size()); i < n_regular; ++i) tokens.push_back(fmt::format("[PAD{}]", i));
   std::vector<int32_t> types(tokens.size(), static_cast<int32_t>(TokenType::kNormal));
-  for (int64_t i = 256 + static_cast<int64_t>(merges.size()); i < n_regular; ++i) {
-    types[i] = static_cast<int32_t>(TokenType::kUnused);
+  for (int64_t i = 0; i < n_regular; ++i) {
+    if (tokens[i].rfind("[PAD", 0) == 0) types[i] = static_cast<int32_t>(TokenType::kUnused);
   }
   tokens.push_back("<|bos|>");
   tokens.push_back("<|eos|>");
