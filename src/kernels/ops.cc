@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace tf {
 
@@ -70,8 +71,9 @@ void ApplyRope(const RopeParams& p, int64_t position, int n_heads, int head_dim,
                          std::ceil(YarnCorrDim(n_rot, p.original_context, p.beta_slow, p.freq_base)));
   }
   // cos/sin per rotated pair, shared by all heads.
-  float cos_sin[2 * 512];
-  float* cs = n_rot <= 512 ? cos_sin : new float[2 * n_rot];
+  thread_local std::vector<float> cos_sin;
+  cos_sin.resize(static_cast<size_t>(n_rot));
+  float* cs = cos_sin.data();
   float theta_extrap = static_cast<float>(position);
   for (int i0 = 0; i0 < n_rot; i0 += 2) {
     const float theta_interp = p.freq_scale * theta_extrap;
@@ -98,7 +100,6 @@ void ApplyRope(const RopeParams& p, int64_t position, int n_heads, int head_dim,
     }
   }
   (void)head_dim;
-  if (cs != cos_sin) delete[] cs;
 }
 
 }  // namespace tf
