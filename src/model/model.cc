@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "gguf/gguf_file.h"
+#include "model/arch/deepseek2.h"
 #include "model/arch/llama.h"
 
 namespace tf {
@@ -11,7 +12,9 @@ StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOpti
   TF_ASSIGN_OR_RETURN(std::string arch, file.GetString("general.architecture"));
   const KernelTable& kernels = GetKernelTable(options.isa);
   if (arch == "llama" || arch == "qwen2") return LoadLlamaFamilyModel(file, kernels);
-  return UnimplementedError(fmt::format("key 'general.architecture': '{}' is not supported (supported: llama, qwen2)", arch));
+  if (arch == "deepseek2") return LoadDeepseek2Model(file, kernels);
+  return UnimplementedError(
+      fmt::format("key 'general.architecture': '{}' is not supported (supported: llama, qwen2, deepseek2)", arch));
 }
 
 }  // namespace tf

@@ -39,6 +39,16 @@ struct TensorView {
     m.data = data + static_cast<size_t>(index) * m.nbytes;
     return m;
   }
+  // Rows [begin, begin + count) of a 2-D view, as a 2-D view.
+  TensorView Rows(int64_t begin, int64_t count) const {
+    TF_DCHECK(begin >= 0 && count >= 0 && begin + count <= num_rows());
+    TensorView m = *this;
+    m.n_dims = 2;
+    m.ne = {ne[0], count, 1, 1};
+    m.nbytes = row_bytes() * static_cast<size_t>(count);
+    m.data = data + static_cast<size_t>(begin) * row_bytes();
+    return m;
+  }
   bool valid() const { return data != nullptr; }
 };
 
