@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "model/kv_storage.h"
+
 namespace tf {
 
 StatusOr<std::string> ReadWholeFile(const std::string& path) {
@@ -33,5 +35,11 @@ StatusOr<LoadedModel> OpenModel(const std::string& path) {
 }
 
 int ResolveThreads(int requested) { return requested > 0 ? requested : DefaultThreadCount(); }
+
+StatusOr<DType> ParseKvType(const std::string& name) {
+  auto type = ParseDType(name);
+  if (!type || !IsKvType(*type)) return InvalidArgumentError(fmt::format("--kv-type {}: expected f32 or bf16", name));
+  return *type;
+}
 
 }  // namespace tf

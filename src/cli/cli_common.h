@@ -25,4 +25,7 @@ StatusOr<LoadedModel> OpenModel(const std::string& path);
 
 int ResolveThreads(int requested);
 
+// "f32" or "bf16" (case-insensitive) for --kv-type.
+StatusOr<DType> ParseKvType(const std::string& name);
+
 }  // namespace tf

@@ -19,6 +19,7 @@ namespace tf {
 namespace {
 
 struct EvalOptions {
+  std::string kv_type = "f32";
   std::string model_path;
   std::string prompt_file;
   int n_greedy = 32;
@@ -43,8 +44,10 @@ Status Run(const EvalOptions& o, const GlobalOptions& g) {
   if (tokens.empty()) return InvalidArgumentError(fmt::format("--prompt-file {}: the prompt has no tokens", o.prompt_file));
   ThreadPool pool(ResolveThreads(g.threads));
   const int64_t n_vocab = m.model->config().n_vocab;
+  TF_ASSIGN_OR_RETURN(DType kv_type, ParseKvType(o.kv_type));
   TF_ASSIGN_OR_RETURN(auto runner, SequenceRunner::Create(m.model.get(), &pool,
-                                                          static_cast<int64_t>(tokens.size()) + o.n_greedy + 1));
+                                                          static_cast<int64_t>(tokens.size()) + o.n_greedy + 1,
+                                                          kv_type));
   std::vector<float> logits;
   TF_RETURN_IF_ERROR(runner->Append(tokens, true, &logits));
   nlohmann::json out;
@@ -78,6 +81,7 @@ CommandFn RegisterEvalCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("--prompt-file", o->prompt_file, "File holding the prompt (used byte for byte)")->required();
   cmd->add_option("-n", o->n_greedy, "Greedy tokens to generate")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--logits-out", o->logits_out, "Write float32 logits of every prompt position here");
+  cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f32 or bf16");
   return [o, global] { return Run(*o, *global); };
 }
 

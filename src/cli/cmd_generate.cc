@@ -20,6 +20,7 @@ namespace tf {
 namespace {
 
 struct GenerateOptions {
+  std::string kv_type = "f32";
   std::string model_path;
   std::string prompt;
   int n_predict = 128;
@@ -65,7 +66,8 @@ Status Run(const GenerateOptions& o, const GlobalOptions& g) {
     return InvalidArgumentError(fmt::format("-c {}: the prompt alone has {} tokens", ctx, prompt.size()));
   }
   ThreadPool pool(ResolveThreads(g.threads));
-  TF_ASSIGN_OR_RETURN(auto runner, SequenceRunner::Create(m.model.get(), &pool, ctx));
+  TF_ASSIGN_OR_RETURN(DType kv_type, ParseKvType(o.kv_type));
+  TF_ASSIGN_OR_RETURN(auto runner, SequenceRunner::Create(m.model.get(), &pool, ctx, kv_type));
   Sampler sampler(params, n_vocab);
   sampler.SetPrompt(prompt);
 
@@ -115,6 +117,7 @@ CommandFn RegisterGenerateCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("--frequency-penalty", o->frequency_penalty, "Frequency penalty over the output");
   cmd->add_option("--seed", o->seed, "Random seed (default: random)");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-text tokens");
+  cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f32 or bf16");
   return [o, global] { return Run(*o, *global); };
 }
 

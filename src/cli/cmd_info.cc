@@ -73,8 +73,10 @@ void PrintModel(const GgufFile& f) {
              c.rope.style == RopeStyle::kAdjacentPairs ? "adjacent pairs" : "halves (neox)", c.rope_scaling_type,
              c.rope_scaling_factor);
   const KvLayout kv = (*model)->kv_layout();
-  fmt::print("kv cache:      {} per token (f32), {} for the training context\n", Bytes(kv.bytes_per_token()),
-             Bytes(static_cast<double>(kv.bytes_per_token()) * c.n_ctx_train));
+  fmt::print("kv cache:      {} per token ({} per layer) in f32, {} in bf16; {} in bf16 for the training context\n",
+             Bytes(kv.bytes_per_token(DType::kF32)), fmt::format("{} + {} values", kv.k_row, kv.v_row),
+             Bytes(kv.bytes_per_token(DType::kBF16)),
+             Bytes(static_cast<double>(kv.bytes_per_token(DType::kBF16)) * c.n_ctx_train));
   fmt::print("weights:       {} read per decoded token\n", Bytes((*model)->weight_bytes()));
 }
 

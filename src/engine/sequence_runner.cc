@@ -12,10 +12,11 @@ constexpr int kBlockSize = 64;
 constexpr int64_t kPrefillChunk = 512;
 }  // namespace
 
-StatusOr<std::unique_ptr<SequenceRunner>> SequenceRunner::Create(Model* model, ThreadPool* pool, int64_t max_tokens) {
+StatusOr<std::unique_ptr<SequenceRunner>> SequenceRunner::Create(Model* model, ThreadPool* pool, int64_t max_tokens,
+                                                                 DType kv_type) {
   if (max_tokens <= 0) return InvalidArgumentError(fmt::format("context size {} must be positive", max_tokens));
   const int64_t num_blocks = (max_tokens + kBlockSize - 1) / kBlockSize;
-  TF_ASSIGN_OR_RETURN(auto kv, KvStorage::Create(model->kv_layout(), kBlockSize, num_blocks));
+  TF_ASSIGN_OR_RETURN(auto kv, KvStorage::Create(model->kv_layout(), kv_type, kBlockSize, num_blocks));
   return std::unique_ptr<SequenceRunner>(new SequenceRunner(model, pool, std::move(kv), max_tokens));
 }
 

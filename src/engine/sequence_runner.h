@@ -17,8 +17,9 @@ namespace tf {
 
 class SequenceRunner {
  public:
-  // Room for `max_tokens` positions.
-  static StatusOr<std::unique_ptr<SequenceRunner>> Create(Model* model, ThreadPool* pool, int64_t max_tokens);
+  // Room for `max_tokens` positions; `kv_type` is f32 or bf16.
+  static StatusOr<std::unique_ptr<SequenceRunner>> Create(Model* model, ThreadPool* pool, int64_t max_tokens,
+                                                          DType kv_type = DType::kF32);
 
   // Appends `tokens` and computes them. logits_out receives the logits of
   // every appended token ([tokens.size()][n_vocab]) when all_logits, else of

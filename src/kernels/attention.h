@@ -9,6 +9,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
+#include "tensor/dtype.h"
 
 namespace tf {
 
@@ -22,6 +23,7 @@ struct AttentionShape {
   int64_t k_head_stride = 0;  // floats between KV heads within a key row
   int64_t v_head_stride = 0;
   float scale = 1.0f;    // applied to q.k
+  DType kv_type = DType::kF32;  // element type of the cached rows
 };
 
 // q: [n_query][q_stride], head h at h * head_dim_qk. Query t sits at
@@ -29,7 +31,7 @@ struct AttentionShape {
 // at least start_pos + n_query positions. out: [n_query][out_stride], head h
 // at h * head_dim_v.
 void CausalAttention(const KernelTable& kernels, const AttentionShape& shape, const float* q,
-                     int64_t n_query, int64_t start_pos, std::span<const float* const> k_rows,
-                     std::span<const float* const> v_rows, float* out, ThreadPool* pool);
+                     int64_t n_query, int64_t start_pos, std::span<const void* const> k_rows,
+                     std::span<const void* const> v_rows, float* out, ThreadPool* pool);
 
 }  // namespace tf

@@ -37,6 +37,9 @@ struct KernelTable {
   float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
   // y[i] += a * x[i]
   void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;
+  // The same against bf16 rows (a bf16 KV cache).
+  float (*dot_f32_bf16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
+  void (*axpy_bf16)(int64_t n, float a, const uint16_t* x, float* y) = nullptr;
 
   const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
   bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }

@@ -12,6 +12,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
+#include "tensor/dtype.h"
 
 namespace tf {
 
@@ -23,13 +24,14 @@ struct MlaShape {
   int64_t q_rope_token_stride = 0;  // floats between tokens in q_rope
   int64_t q_rope_head_stride = 0;   // floats between heads in q_rope
   int64_t latent_head_stride = 0;   // floats between heads in q_latent and out
+  DType kv_type = DType::kF32;      // element type of the cached rows
 };
 
 // q_latent, out: head h, query t at h * latent_head_stride + t * kv_lora. kv_rows[p]: [kv_lora + n_rot]
 // (c then k_rope) for positions 0 .. start_pos + n_query - 1. Query t is at
 // position start_pos + t.
 void MlaAttention(const KernelTable& kernels, const MlaShape& shape, const float* q_latent, const float* q_rope,
-                  int64_t n_query, int64_t start_pos, std::span<const float* const> kv_rows, float* out,
+                  int64_t n_query, int64_t start_pos, std::span<const void* const> kv_rows, float* out,
                   ThreadPool* pool);
 
 }  // namespace tf

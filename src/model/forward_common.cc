@@ -53,14 +53,14 @@ std::vector<int64_t> TokenPositions(const ForwardBatch& batch) {
   return positions;
 }
 
-void CollectKvRows(KvStorage* kv, const SequenceSlice& seq, int layer, int64_t n_pos,
-                   std::vector<const float*>* k_rows, std::vector<const float*>* v_rows) {
+void CollectKvRows(const KvStorage& kv, const SequenceSlice& seq, int layer, int64_t n_pos,
+                   std::vector<const void*>* k_rows, std::vector<const void*>* v_rows) {
   k_rows->resize(n_pos);
   v_rows->resize(n_pos);
   for (int64_t p = 0; p < n_pos; ++p) {
-    const KvSlot at = SlotOf(seq, p, kv->block_size());
-    (*k_rows)[p] = kv->KeyRow(layer, at.block, at.slot);
-    (*v_rows)[p] = kv->ValueRow(layer, at.block, at.slot);
+    const KvSlot at = SlotOf(seq, p, kv.block_size());
+    (*k_rows)[p] = kv.KeyRow(layer, at.block, at.slot);
+    (*v_rows)[p] = kv.ValueRow(layer, at.block, at.slot);
   }
 }
 

@@ -36,8 +36,8 @@ inline KvSlot SlotOf(const SequenceSlice& seq, int64_t pos, int block_size) {
 }
 
 // Row pointers for positions [0, n_pos) of `seq` in `layer`.
-void CollectKvRows(KvStorage* kv, const SequenceSlice& seq, int layer, int64_t n_pos,
-                   std::vector<const float*>* k_rows, std::vector<const float*>* v_rows);
+void CollectKvRows(const KvStorage& kv, const SequenceSlice& seq, int layer, int64_t n_pos,
+                   std::vector<const void*>* k_rows, std::vector<const void*>* v_rows);
 
 // logits[i] = output * norm(x[logit_rows[i]]). x: [n_tokens][n_embd].
 void ComputeLogits(const KernelTable& kernels, const float* x, int64_t n_embd, const std::vector<int64_t>& rows,

@@ -6,31 +6,60 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include "base/checked_math.h"
+#include "tensor/float16.h"
 
 namespace tf {
 
-StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, int block_size, int64_t num_blocks) {
+bool IsKvType(DType type) { return type == DType::kF32 || type == DType::kBF16; }
+
+StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, DType type, int block_size,
+                                                       int64_t num_blocks) {
+  if (!IsKvType(type)) {
+    return InvalidArgumentError(fmt::format("KV cache type {}: supported are f32 and bf16", DTypeName(type)));
+  }
   if (block_size <= 0 || num_blocks <= 0) {
     return InvalidArgumentError(fmt::format("KV cache: {} blocks of {} tokens", num_blocks, block_size));
   }
-  auto bytes = CheckedMul(layout.bytes_per_token(), static_cast<uint64_t>(block_size));
+  auto bytes = CheckedMul(layout.bytes_per_token(type), static_cast<uint64_t>(block_size));
   if (bytes) bytes = CheckedMul(*bytes, static_cast<uint64_t>(num_blocks));
   // Refuse what the machine cannot hold instead of dying in the allocator.
   const uint64_t physical = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   if (!bytes || *bytes > physical) {
     return ResourceExhaustedError(fmt::format(
         "KV cache of {} blocks x {} tokens x {} bytes needs {:.1f} GiB; this machine has {:.1f} GiB of memory",
-        num_blocks, block_size, layout.bytes_per_token(), bytes ? *bytes / 1073741824.0 : INFINITY,
+        num_blocks, block_size, layout.bytes_per_token(type), bytes ? *bytes / 1073741824.0 : INFINITY,
         physical / 1073741824.0));
   }
-  return std::unique_ptr<KvStorage>(new KvStorage(layout, block_size, num_blocks));
+  return std::unique_ptr<KvStorage>(new KvStorage(layout, type, block_size, num_blocks));
 }
 
-KvStorage::KvStorage(const KvLayout& layout, int block_size, int64_t num_blocks)
-    : layout_(layout), block_size_(block_size), num_blocks_(num_blocks) {
-  data_.resize(layout.bytes_per_token() / sizeof(float) * static_cast<size_t>(block_size) *
-               static_cast<size_t>(num_blocks));
+KvStorage::KvStorage(const KvLayout& layout, DType type, int block_size, int64_t num_blocks)
+    : layout_(layout),
+      type_(type),
+      element_bytes_(type == DType::kBF16 ? 2 : 4),
+      block_size_(block_size),
+      num_blocks_(num_blocks) {
+  data_.resize(layout.bytes_per_token(type) * static_cast<size_t>(block_size) * static_cast<size_t>(num_blocks));
+}
+
+void KvStorage::Store(uint8_t* dst, const float* src, int64_t n) {
+  if (type_ == DType::kF32) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  auto* out = reinterpret_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) out[i] = FloatToBf16(src[i]);
+}
+
+void KvStorage::StoreKey(int layer, int32_t block, int slot, const float* key) {
+  Store(data_.data() + Offset(layer, block, slot), key, layout_.k_row);
+}
+
+void KvStorage::StoreValue(int layer, int32_t block, int slot, const float* value) {
+  Store(data_.data() + Offset(layer, block, slot) + layout_.k_row * element_bytes_, value, layout_.v_row);
 }
 
 }  // namespace tf

@@ -11,44 +11,56 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tensor/dtype.h"
 
 namespace tf {
 
+// Elements a model keeps per token and layer.
 struct KvLayout {
   int n_layer = 0;
-  int64_t k_row_floats = 0;  // per token per layer
-  int64_t v_row_floats = 0;  // 0 when the model keeps only one row (MLA)
-  size_t bytes_per_token() const {
-    return static_cast<size_t>(n_layer) * static_cast<size_t>(k_row_floats + v_row_floats) * sizeof(float);
+  int64_t k_row = 0;  // key row (or the MLA latent + rotary key)
+  int64_t v_row = 0;  // value row; 0 when the model keeps only one row (MLA)
+  size_t bytes_per_token(DType type) const {
+    return static_cast<size_t>(n_layer) * static_cast<size_t>(k_row + v_row) * (type == DType::kBF16 ? 2 : 4);
   }
 };
 
+// Element types the cache can hold.
+bool IsKvType(DType type);  // f32, bf16
+
 class KvStorage {
  public:
-  static StatusOr<std::unique_ptr<KvStorage>> Create(const KvLayout& layout, int block_size, int64_t num_blocks);
+  static StatusOr<std::unique_ptr<KvStorage>> Create(const KvLayout& layout, DType type, int block_size,
+                                                     int64_t num_blocks);
 
   const KvLayout& layout() const { return layout_; }
+  DType type() const { return type_; }
   int block_size() const { return block_size_; }
   int64_t num_blocks() const { return num_blocks_; }
-  size_t bytes() const { return data_.size() * sizeof(float); }
+  size_t bytes() const { return data_.size(); }
 
-  float* KeyRow(int layer, int32_t block, int slot) {
-    return data_.data() + Offset(layer, block, slot);
+  // Rows in the cache's element type.
+  const void* KeyRow(int layer, int32_t block, int slot) const { return data_.data() + Offset(layer, block, slot); }
+  const void* ValueRow(int layer, int32_t block, int slot) const {
+    return data_.data() + Offset(layer, block, slot) + layout_.k_row * element_bytes_;
   }
-  float* ValueRow(int layer, int32_t block, int slot) {
-    return KeyRow(layer, block, slot) + layout_.k_row_floats;
-  }
+  // Stores float32 rows, converting to the cache's type.
+  void StoreKey(int layer, int32_t block, int slot, const float* key);
+  void StoreValue(int layer, int32_t block, int slot, const float* value);
 
  private:
-  KvStorage(const KvLayout& layout, int block_size, int64_t num_blocks);
+  KvStorage(const KvLayout& layout, DType type, int block_size, int64_t num_blocks);
   size_t Offset(int layer, int32_t block, int slot) const {
-    const size_t row = static_cast<size_t>(layout_.k_row_floats + layout_.v_row_floats);
-    return ((static_cast<size_t>(layer) * num_blocks_ + block) * block_size_ + slot) * row;
+    const size_t row_bytes = static_cast<size_t>(layout_.k_row + layout_.v_row) * element_bytes_;
+    return ((static_cast<size_t>(layer) * num_blocks_ + block) * block_size_ + slot) * row_bytes;
   }
+  void Store(uint8_t* dst, const float* src, int64_t n);
   KvLayout layout_;
+  DType type_;
+  size_t element_bytes_;
   int block_size_;
   int64_t num_blocks_;
-  std::vector<float> data_;
+  std::vector<uint8_t> data_;
 };
 
 }  // namespace tf

@@ -79,7 +79,7 @@ TEST_P(MatMulTest, CausalAttentionMatchesNaive) {
   for (float& v : q) v = dist(rng);
   for (float& v : keys) v = dist(rng);
   for (float& v : values) v = dist(rng);
-  std::vector<const float*> k_rows, v_rows;
+  std::vector<const void*> k_rows, v_rows;
   for (int64_t p = 0; p < n_ctx; ++p) {
     k_rows.push_back(keys.data() + p * 48);
     v_rows.push_back(values.data() + p * 48);

@@ -9,6 +9,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/kernel_tables.h"
 #include "tensor/dequantize.h"
+#include "tensor/float16.h"
 #include "tensor/quantize.h"
 
 namespace tf {
@@ -84,6 +85,16 @@ TEST_P(VecDotTest, FloatHelpersMatchReference) {
     fast.axpy_f32(n, 0.75f, a.data(), y.data());
     for (int64_t i = 0; i < n; ++i) y_ref[i] += 0.75f * a[i];
     for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(y[i], y_ref[i], 1e-6) << n;
+    // bf16 rows (a bf16 KV cache): against the same math on the rounded values.
+    std::vector<uint16_t> a16(n);
+    for (int64_t i = 0; i < n; ++i) a16[i] = FloatToBf16(a[i]);
+    double exact16 = 0.0;
+    for (int64_t i = 0; i < n; ++i) exact16 += static_cast<double>(Bf16ToFloat(a16[i])) * b[i];
+    EXPECT_NEAR(fast.dot_f32_bf16(n, b.data(), a16.data()), exact16, 1e-4) << n;
+    std::vector<float> z = b, z_ref = b;
+    fast.axpy_bf16(n, -1.5f, a16.data(), z.data());
+    for (int64_t i = 0; i < n; ++i) z_ref[i] += -1.5f * Bf16ToFloat(a16[i]);
+    for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(z[i], z_ref[i], 1e-6) << n;
   }
 }
 

@@ -150,9 +150,10 @@ TEST(Deepseek2Test, KvCacheHoldsLatentAndRotaryKeyOnly) {
   auto model = *LoadModel(*file, ModelOptions{});
   const KvLayout kv = model->kv_layout();
   EXPECT_EQ(kv.n_layer, 4);
-  EXPECT_EQ(kv.k_row_floats, 64 + 16);  // kv_lora_rank + rope dims
-  EXPECT_EQ(kv.v_row_floats, 0);
-  EXPECT_EQ(kv.bytes_per_token(), 4u * 80 * 4);
+  EXPECT_EQ(kv.k_row, 64 + 16);  // kv_lora_rank + rope dims
+  EXPECT_EQ(kv.v_row, 0);
+  EXPECT_EQ(kv.bytes_per_token(DType::kF32), 4u * 80 * 4);
+  EXPECT_EQ(kv.bytes_per_token(DType::kBF16), 4u * 80 * 2);
 }
 
 }  // namespace

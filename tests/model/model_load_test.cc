@@ -171,6 +171,36 @@ TEST(ModelRunTest, BadTokensAndOverflowAreErrorsNotCrashes) {
   EXPECT_FALSE(SequenceRunner::Create(model.get(), &pool, int64_t{1} << 40).ok());
 }
 
+TEST(ModelRunTest, Bf16KvCacheStaysCloseToF32) {
+  auto file = *GgufFile::Open(SynthTiny(DType::kF32, 13, "kvtype"));
+  auto model = *LoadModel(*file, ModelOptions{});
+  ThreadPool pool(2);
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 40; ++i) tokens.push_back(4094 - 1 - (i * 37) % 4000);
+  std::vector<float> f32, bf16;
+  auto a = *SequenceRunner::Create(model.get(), &pool, 64, DType::kF32);
+  auto b = *SequenceRunner::Create(model.get(), &pool, 64, DType::kBF16);
+  ASSERT_TRUE(a->Append(tokens, true, &f32).ok());
+  ASSERT_TRUE(b->Append(tokens, true, &bf16).ok());
+  EXPECT_LT(b->kv_bytes() * 2, a->kv_bytes() + 1);  // half the memory
+  const int64_t n_vocab = model->config().n_vocab;
+  double max_diff = 0.0, max_logit = 0.0;
+  for (size_t i = 0; i < f32.size(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(double(f32[i]) - bf16[i]));
+    max_logit = std::max(max_logit, std::fabs(double(f32[i])));
+  }
+  // bf16 keeps 8 bits of mantissa: the logits move by a few percent at most.
+  EXPECT_GT(max_diff, 0.0);
+  EXPECT_LT(max_diff, 0.05 * max_logit);
+  int same_argmax = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    auto row_a = f32.begin() + t * n_vocab, row_b = bf16.begin() + t * n_vocab;
+    same_argmax += std::max_element(row_a, row_a + n_vocab) - row_a == std::max_element(row_b, row_b + n_vocab) - row_b;
+  }
+  EXPECT_GE(same_argmax, 36);
+  EXPECT_FALSE(SequenceRunner::Create(model.get(), &pool, 64, DType::kQ8_0).ok());
+}
+
 TEST(ModelRunTest, IncrementalDecodeEqualsOnePass) {
   auto file = *GgufFile::Open(SynthTiny(DType::kF32, 11, "incremental"));
   auto model = *LoadModel(*file, ModelOptions{});

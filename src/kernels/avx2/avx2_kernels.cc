@@ -15,6 +15,8 @@ void FillAvx2Kernels(KernelTable* t) {
   set(DType::kQ6_K, avx2::DotQ6_K);
   t->dot_f32 = avx2::DotF32Plain;
   t->axpy_f32 = avx2::AxpyF32;
+  t->dot_f32_bf16 = avx2::DotF32Bf16;
+  t->axpy_bf16 = avx2::AxpyBf16;
 }
 
 }  // namespace tf

@@ -67,4 +67,15 @@ void AxpyF32(int64_t n, float a, const float* x, float* y) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+float DotF32Bf16(int64_t n, const float* a, const uint16_t* b) { return DotBF16(n, b, a); }
+
+void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, LoadBf16(x + i), _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += a * Bf16ToFloat(x[i]);
+}
+
 }  // namespace tf::avx2

@@ -36,4 +36,10 @@ void AxpyF32(int64_t n, float a, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+float DotF32Bf16(int64_t n, const float* a, const uint16_t* b) { return DotBF16(n, b, a); }
+
+void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * Bf16ToFloat(x[i]);
+}
+
 }  // namespace tf::reference

@@ -30,6 +30,8 @@ void FillScalarKernels(KernelTable* t) {
   t->quantize[static_cast<size_t>(DType::kQ8_K)] = reference::QuantizeQ8_K;
   t->dot_f32 = reference::DotF32Plain;
   t->axpy_f32 = reference::AxpyF32;
+  t->dot_f32_bf16 = reference::DotF32Bf16;
+  t->axpy_bf16 = reference::AxpyBf16;
 }
 
 }  // namespace tf

@@ -54,7 +54,7 @@ struct Deepseek2Scratch {
   std::vector<float> router_logits;   // [n][n_expert]
   std::vector<ExpertChoice> choices;  // [n][n_expert_used]
   std::vector<float> moe_out;         // [n][n_embd]
-  std::vector<const float*> kv_rows, unused_rows;
+  std::vector<const void*> kv_rows, unused_rows;
   MatmulScratch matmul;
   ExpertRunner experts;
 };
@@ -205,7 +205,7 @@ void Deepseek2Model::ProjectKeyValue(const MlaWeights& a, int layer, const Forwa
   for (const SequenceSlice& seq : batch.seqs) {
     for (int64_t i = 0; i < seq.num_tokens; ++i) {
       const KvSlot at = SlotOf(seq, seq.start_pos + i, kv->block_size());
-      std::memcpy(kv->KeyRow(layer, at.block, at.slot), s_.kva.data() + (seq.token_begin + i) * row, row * sizeof(float));
+      kv->StoreKey(layer, at.block, at.slot, s_.kva.data() + (seq.token_begin + i) * row);
     }
   }
 }
@@ -257,8 +257,9 @@ void Deepseek2Model::AttentionBlock(const Deepseek2Layer& L, int layer, const Fo
   shape.q_rope_token_stride = n_head() * hk();
   shape.q_rope_head_stride = hk();
   shape.latent_head_stride = n * c_.kv_lora_rank;
+  shape.kv_type = kv->type();
   for (const SequenceSlice& seq : batch.seqs) {
-    CollectKvRows(kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.kv_rows, &s_.unused_rows);
+    CollectKvRows(*kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.kv_rows, &s_.unused_rows);
     const int64_t off = seq.token_begin;
     MlaAttention(kernels_, shape, s_.q_latent.data() + off * c_.kv_lora_rank,
                  s_.q.data() + off * n_head() * hk() + c_.n_nope, seq.num_tokens, seq.start_pos, s_.kv_rows,

@@ -35,7 +35,7 @@ struct LlamaScratch {
   std::vector<float> attn;   // [n][n_head * head_dim]
   std::vector<float> gate;   // [n][n_ff]
   std::vector<float> up;     // [n][n_ff]
-  std::vector<const float*> k_rows, v_rows;
+  std::vector<const void*> k_rows, v_rows;
   MatmulScratch matmul;
 };
 
@@ -145,14 +145,15 @@ void LlamaModel::AttentionBlock(const LlamaLayer& L, int layer, const ForwardBat
   shape.q_stride = shape.out_stride = q_dim;
   shape.k_head_stride = shape.v_head_stride = hd;
   shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  shape.kv_type = kv->type();
   for (const SequenceSlice& seq : batch.seqs) {
     for (int64_t i = 0; i < seq.num_tokens; ++i) {
       const int64_t t = seq.token_begin + i;
       const KvSlot at = SlotOf(seq, seq.start_pos + i, kv->block_size());
-      std::memcpy(kv->KeyRow(layer, at.block, at.slot), s_.k.data() + t * kv_dim, kv_dim * sizeof(float));
-      std::memcpy(kv->ValueRow(layer, at.block, at.slot), s_.v.data() + t * kv_dim, kv_dim * sizeof(float));
+      kv->StoreKey(layer, at.block, at.slot, s_.k.data() + t * kv_dim);
+      kv->StoreValue(layer, at.block, at.slot, s_.v.data() + t * kv_dim);
     }
-    CollectKvRows(kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.k_rows, &s_.v_rows);
+    CollectKvRows(*kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.k_rows, &s_.v_rows);
     CausalAttention(kernels_, shape, s_.q.data() + seq.token_begin * q_dim, seq.num_tokens, seq.start_pos,
                     s_.k_rows, s_.v_rows, s_.attn.data() + seq.token_begin * q_dim, pool);
   }
