@@ -72,6 +72,7 @@ void PrintModel(const GgufFile& f) {
   fmt::print("rope:          {} dims, base {}, {}, scaling {} (factor {})\n", c.rope.rotary_dims, c.rope.freq_base,
              c.rope.style == RopeStyle::kAdjacentPairs ? "adjacent pairs" : "halves (neox)", c.rope_scaling_type,
              c.rope_scaling_factor);
+  if (const std::string arch = (*model)->ArchSummary(); !arch.empty()) fmt::print("attention:     {}\n", arch);
   const KvLayout kv = (*model)->kv_layout();
   fmt::print("kv cache:      {} per token ({} per layer) in f32, {} in bf16; {} in bf16 for the training context\n",
              Bytes(kv.bytes_per_token(DType::kF32)), fmt::format("{} + {} values", kv.k_row, kv.v_row),

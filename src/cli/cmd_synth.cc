@@ -18,6 +18,7 @@ struct SynthCliOptions {
   std::string output;
   std::string vocab_from;
   uint64_t seed = 42;
+  int64_t layers = 0;
 };
 
 Status Run(const SynthCliOptions& o, const GlobalOptions& g) {
@@ -31,6 +32,7 @@ Status Run(const SynthCliOptions& o, const GlobalOptions& g) {
   s.output_path = o.output;
   s.vocab_from = o.vocab_from;
   s.seed = o.seed;
+  s.max_layers = o.layers;
   ThreadPool pool(ResolveThreads(g.threads));
   const auto start = std::chrono::steady_clock::now();
   TF_RETURN_IF_ERROR(WriteSyntheticModel(s, &pool));
@@ -51,6 +53,8 @@ CommandFn RegisterSynthCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("-o,--output", o->output, "Output file")->required();
   cmd->add_option("--vocab-from", o->vocab_from, "Copy the vocabulary of this GGUF file");
   cmd->add_option("--seed", o->seed, "Random seed");
+  cmd->add_option("--layers", o->layers, "Write only the first N layers (e.g. to benchmark a V3 layer shape)")
+      ->check(CLI::Range(1, 4096));
   return [o, global] { return Run(*o, *global); };
 }
 

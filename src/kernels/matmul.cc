@@ -4,8 +4,6 @@
 #include <vector>
 #include <cstring>
 
-#include "tensor/dequantize.h"
-
 namespace tf {
 namespace {
 
@@ -68,26 +66,3 @@ void MatMul(const KernelTable& kernels, const TensorView& w, const float* x, int
 
 }  // namespace tf
 
-namespace tf {
-
-void MatMulTransposed(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens,
-                      float* y, ThreadPool* pool) {
-  const int64_t cols = w.ne[0], rows = w.ne[1];
-  const int64_t block = Traits(w.type).block_size;
-  const size_t block_bytes = Traits(w.type).type_size;
-  std::memset(y, 0, sizeof(float) * static_cast<size_t>(n_tokens * cols));
-  // Each thread owns a range of output columns: it dequantizes that slice of
-  // every row once and accumulates it into every token.
-  pool->ParallelFor(cols, std::max<int64_t>(block, 64), [&](int64_t c0, int64_t c1) {
-    std::vector<float> slice(static_cast<size_t>(c1 - c0));
-    for (int64_t i = 0; i < rows; ++i) {
-      const uint8_t* row = w.row(i) + static_cast<size_t>(c0 / block) * block_bytes;
-      DequantizeRow(w.type, row, slice.data(), c1 - c0);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        kernels.axpy_f32(c1 - c0, x[t * rows + i], slice.data(), y + t * cols + c0);
-      }
-    }
-  });
-}
-
-}  // namespace tf

@@ -26,14 +26,6 @@ struct MatmulScratch {
 void MatMul(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens,
             float* y, int64_t y_stride, MatmulScratch* scratch, ThreadPool* pool);
 
-// y = x * W (W not transposed): y[t][j] = sum_i x[t][i] * W[i][j], for a
-// weight stored as rows i of length J (any dequantizable type). Used where a
-// file stores a matrix the other way round from how it is applied (MLA's
-// combined kv_b when absorbing the key projection into the query).
-// w: [I rows of J] (ne = {J, I}); x: [n_tokens][I]; y: [n_tokens][J].
-void MatMulTransposed(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens,
-                      float* y, ThreadPool* pool);
-
 // Whether MatMul can use weights of this type.
 bool MatMulSupports(const KernelTable& kernels, DType type);
 

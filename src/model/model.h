@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
@@ -22,8 +23,11 @@ class Model {
 
   virtual const ModelConfig& config() const = 0;
   virtual KvLayout kv_layout() const = 0;
-  // Bytes of weights one decoded token reads (all of them, for dense models).
+  // Bytes of weights one decoded token reads (all of them, for dense models;
+  // only the routed experts it uses, for mixture-of-experts models).
   virtual size_t weight_bytes() const = 0;
+  // Architecture-specific facts for `tokenfab info` (empty if none).
+  virtual std::string ArchSummary() const { return ""; }
 
   // Computes `batch`, writing its keys/values into `kv` and the logits of
   // batch.logit_rows into `logits` ([logit_rows.size()][n_vocab]). Fails on

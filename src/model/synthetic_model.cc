@@ -1,5 +1,7 @@
 #include "model/synthetic_model.h"
 
+#include "model/synthetic_plan.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -41,13 +43,18 @@ void FillNormalish(uint64_t state, float stddev, float* out, int64_t n) {
   }
 }
 
-struct TensorPlan {
-  std::string name;
-  std::vector<int64_t> ne;
-  DType type;
-  float stddev;       // 0: constant `constant`
-  float constant = 1.0f;
-};
+using synth::TensorPlan;
+
+}  // namespace
+
+namespace synth {
+
+DType TypeForRows(DType type, int64_t row_length) {
+  if (row_length % Traits(type).block_size == 0) return type;
+  const bool four_bit = type == DType::kQ4_0 || type == DType::kQ4_K;
+  const DType fallback = four_bit ? DType::kQ4_0 : DType::kQ8_0;
+  return row_length % Traits(fallback).block_size == 0 ? fallback : DType::kF16;
+}
 
 DType OutputType(DType type) {
   return type == DType::kQ4_0 || type == DType::kQ4_K ? DType::kQ6_K : type;
@@ -65,29 +72,7 @@ uint32_t FileType(DType type) {
   }
 }
 
-std::vector<TensorPlan> LlamaTensors(const SynthPreset& p, int64_t n_vocab, DType type) {
-  const int64_t hd = p.n_embd / p.n_head;
-  const float proj = 1.0f / std::sqrt(static_cast<float>(p.n_embd));
-  std::vector<TensorPlan> t;
-  t.push_back({"token_embd.weight", {p.n_embd, n_vocab}, type, 1.0f});
-  t.push_back({"output_norm.weight", {p.n_embd}, DType::kF32, 0.0f});
-  if (!p.tied_output) t.push_back({"output.weight", {p.n_embd, n_vocab}, OutputType(type), 4.0f * proj});
-  for (int64_t i = 0; i < p.n_layer; ++i) {
-    auto n = [i](const char* s) { return fmt::format("blk.{}.{}", i, s); };
-    t.push_back({n("attn_norm.weight"), {p.n_embd}, DType::kF32, 0.0f});
-    t.push_back({n("attn_q.weight"), {p.n_embd, p.n_head * hd}, type, proj});
-    t.push_back({n("attn_k.weight"), {p.n_embd, p.n_head_kv * hd}, type, proj});
-    t.push_back({n("attn_v.weight"), {p.n_embd, p.n_head_kv * hd}, type, proj});
-    t.push_back({n("attn_output.weight"), {p.n_head * hd, p.n_embd}, type, proj});
-    t.push_back({n("ffn_norm.weight"), {p.n_embd}, DType::kF32, 0.0f});
-    t.push_back({n("ffn_gate.weight"), {p.n_embd, p.n_ff}, type, proj});
-    t.push_back({n("ffn_up.weight"), {p.n_embd, p.n_ff}, type, proj});
-    t.push_back({n("ffn_down.weight"), {p.n_ff, p.n_embd}, type, 1.0f / std::sqrt(static_cast<float>(p.n_ff))});
-  }
-  return t;
-}
-
-void WriteLlamaMetadata(const SynthPreset& p, int64_t n_vocab, DType type, GgufWriter* w) {
+void WriteCommonMetadata(const SynthPreset& p, int64_t n_layer, int64_t n_vocab, DType type, GgufWriter* w) {
   const std::string a = p.arch;
   w->SetString("general.architecture", a);
   w->SetString("general.name", "tokenfab-synth-" + p.name);
@@ -95,7 +80,7 @@ void WriteLlamaMetadata(const SynthPreset& p, int64_t n_vocab, DType type, GgufW
   w->SetU32("general.quantization_version", 2);
   w->SetU32(a + ".context_length", static_cast<uint32_t>(p.n_ctx));
   w->SetU32(a + ".embedding_length", static_cast<uint32_t>(p.n_embd));
-  w->SetU32(a + ".block_count", static_cast<uint32_t>(p.n_layer));
+  w->SetU32(a + ".block_count", static_cast<uint32_t>(n_layer));
   w->SetU32(a + ".feed_forward_length", static_cast<uint32_t>(p.n_ff));
   w->SetU32(a + ".attention.head_count", static_cast<uint32_t>(p.n_head));
   w->SetU32(a + ".attention.head_count_kv", static_cast<uint32_t>(p.n_head_kv));
@@ -104,6 +89,39 @@ void WriteLlamaMetadata(const SynthPreset& p, int64_t n_vocab, DType type, GgufW
   w->SetU32(a + ".rope.dimension_count", static_cast<uint32_t>(p.n_embd / p.n_head));
   w->SetU32(a + ".vocab_size", static_cast<uint32_t>(n_vocab));
 }
+
+}  // namespace synth
+
+namespace {
+
+using synth::FileType;
+using synth::OutputType;
+
+std::vector<TensorPlan> LlamaTensors(const SynthPreset& p, int64_t n_layer, int64_t n_vocab, DType type) {
+  const int64_t hd = p.n_embd / p.n_head;
+  const float proj = 1.0f / std::sqrt(static_cast<float>(p.n_embd));
+  auto mat = [type](std::string name, std::vector<int64_t> ne, float stddev) {
+    return TensorPlan{std::move(name), ne, synth::TypeForRows(type, ne[0]), stddev};
+  };
+  std::vector<TensorPlan> t;
+  t.push_back(mat("token_embd.weight", {p.n_embd, n_vocab}, 1.0f));
+  t.push_back({"output_norm.weight", {p.n_embd}, DType::kF32, 0.0f});
+  if (!p.tied_output) t.push_back({"output.weight", {p.n_embd, n_vocab}, OutputType(type), 4.0f * proj});
+  for (int64_t i = 0; i < n_layer; ++i) {
+    auto n = [i](const char* s) { return fmt::format("blk.{}.{}", i, s); };
+    t.push_back({n("attn_norm.weight"), {p.n_embd}, DType::kF32, 0.0f});
+    t.push_back(mat(n("attn_q.weight"), {p.n_embd, p.n_head * hd}, proj));
+    t.push_back(mat(n("attn_k.weight"), {p.n_embd, p.n_head_kv * hd}, proj));
+    t.push_back(mat(n("attn_v.weight"), {p.n_embd, p.n_head_kv * hd}, proj));
+    t.push_back(mat(n("attn_output.weight"), {p.n_head * hd, p.n_embd}, proj));
+    t.push_back({n("ffn_norm.weight"), {p.n_embd}, DType::kF32, 0.0f});
+    t.push_back(mat(n("ffn_gate.weight"), {p.n_embd, p.n_ff}, proj));
+    t.push_back(mat(n("ffn_up.weight"), {p.n_embd, p.n_ff}, proj));
+    t.push_back(mat(n("ffn_down.weight"), {p.n_ff, p.n_embd}, 1.0f / std::sqrt(static_cast<float>(p.n_ff))));
+  }
+  return t;
+}
+
 
 Status AddTensor(GgufWriter* w, const TensorPlan& plan, uint64_t seed, ThreadPool* pool) {
   const uint64_t tensor_seed = Mix(seed ^ HashName(plan.name));
@@ -128,12 +146,64 @@ Status AddTensor(GgufWriter* w, const TensorPlan& plan, uint64_t seed, ThreadPoo
 
 }  // namespace
 
+namespace {
+
+SynthPreset DeepseekV2Lite() {
+  SynthPreset p{"deepseek-v2-lite", "deepseek2", 2048, 27, 16, 16, 10944, 102400, 163840, 10000.0f, 1e-6f, false, {}};
+  Deepseek2Shape d;
+  d.q_lora_rank = 0;
+  d.kv_lora_rank = 512;
+  d.n_nope = 128;
+  d.n_rot = 64;
+  d.head_dim_v = 128;
+  d.n_layer_dense = 1;
+  d.n_expert = 64;
+  d.n_expert_used = 6;
+  d.n_expert_shared = 2;
+  d.n_ff_expert = 1408;
+  d.weights_scale = 1.0f;
+  d.yarn_factor = 40.0f;
+  d.yarn_original_context = 4096;
+  d.yarn_log_multiplier = 0.0707f;
+  p.deepseek2 = d;
+  return p;
+}
+
+SynthPreset DeepseekV3() {
+  SynthPreset p{"deepseek-v3", "deepseek2", 7168, 61, 128, 128, 18432, 129280, 163840, 10000.0f, 1e-6f, false, {}};
+  Deepseek2Shape d;
+  d.q_lora_rank = 1536;
+  d.kv_lora_rank = 512;
+  d.n_nope = 128;
+  d.n_rot = 64;
+  d.head_dim_v = 128;
+  d.n_layer_dense = 3;
+  d.n_expert = 256;
+  d.n_expert_used = 8;
+  d.n_expert_shared = 1;
+  d.n_ff_expert = 2048;
+  d.n_group = 8;
+  d.n_group_used = 4;
+  d.sigmoid_gating = true;
+  d.weights_norm = true;
+  d.weights_scale = 2.5f;
+  d.yarn_factor = 40.0f;
+  d.yarn_original_context = 4096;
+  d.yarn_log_multiplier = 0.1f;
+  p.deepseek2 = d;
+  return p;
+}
+
+}  // namespace
+
 const std::vector<SynthPreset>& SynthPresets() {
   static const std::vector<SynthPreset> presets = {
       // A few MB: the demo and quick tests.
-      {"tiny", "llama", 256, 4, 8, 2, 768, 4096, 2048, 10000.0f, 1e-5f, false},
+      {"tiny", "llama", 256, 4, 8, 2, 768, 4096, 2048, 10000.0f, 1e-5f, false, {}},
       // TinyLlama-1.1B's shape.
-      {"tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f, 1e-5f, false},
+      {"tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f, 1e-5f, false, {}},
+      DeepseekV2Lite(),
+      DeepseekV3(),
   };
   return presets;
 }
@@ -154,11 +224,8 @@ Status WriteSyntheticModel(const SynthOptions& o, ThreadPool* pool) {
   if (!SynthSupportsType(o.type)) {
     return InvalidArgumentError(fmt::format("--type {}: synth writes f32, f16, bf16, q8_0, q4_0 or q4_k", DTypeName(o.type)));
   }
-  const int64_t block = Traits(o.type).block_size;
-  if (preset->n_embd % block != 0 || preset->n_ff % block != 0) {
-    return InvalidArgumentError(fmt::format("preset {} has rows not divisible by the {} block size {}", preset->name,
-                                            DTypeName(o.type), block));
-  }
+  if (o.max_layers < 0) return InvalidArgumentError(fmt::format("--layers {}: must be positive", o.max_layers));
+  const int64_t n_layer = o.max_layers > 0 ? std::min(o.max_layers, preset->n_layer) : preset->n_layer;
   GgufWriter writer;
   int64_t n_vocab = preset->n_vocab;
   if (!o.vocab_from.empty()) {
@@ -167,10 +234,15 @@ Status WriteSyntheticModel(const SynthOptions& o, ThreadPool* pool) {
   } else {
     TF_RETURN_IF_ERROR(WriteBuiltinByteVocab(n_vocab, &writer));
   }
-  WriteLlamaMetadata(*preset, n_vocab, o.type, &writer);
-  for (const TensorPlan& plan : LlamaTensors(*preset, n_vocab, o.type)) {
-    TF_RETURN_IF_ERROR(AddTensor(&writer, plan, o.seed, pool));
+  synth::WriteCommonMetadata(*preset, n_layer, n_vocab, o.type, &writer);
+  std::vector<TensorPlan> plans;
+  if (preset->deepseek2) {
+    synth::WriteDeepseek2Metadata(*preset, n_layer, &writer);
+    plans = synth::Deepseek2Tensors(*preset, n_layer, n_vocab, o.type);
+  } else {
+    plans = LlamaTensors(*preset, n_layer, n_vocab, o.type);
   }
+  for (const TensorPlan& plan : plans) TF_RETURN_IF_ERROR(AddTensor(&writer, plan, o.seed, pool));
   return writer.WriteFile(o.output_path);
 }
 

@@ -12,6 +12,7 @@
 #include "model/forward_common.h"
 #include "model/moe.h"
 #include "model/weight_loader.h"
+#include "tensor/dequantize.h"
 
 namespace tf {
 namespace {
@@ -70,10 +71,12 @@ class Deepseek2Model final : public Model {
     return {static_cast<int>(c_.n_layer_run()), c_.kv_lora_rank + c_.n_rot, 0};
   }
   size_t weight_bytes() const override { return weight_bytes_; }
+  std::string ArchSummary() const override;
   Status Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool* pool, float* logits) override;
 
  private:
   Status LoadAttention(WeightLoader* w, int64_t i, MlaWeights* a);
+  TensorView RepackKeyUpProjection(const TensorView& kv_b);
   Status LoadFeedForward(WeightLoader* w, int64_t i, Deepseek2Layer* L);
   void ProjectQuery(const MlaWeights& a, int64_t n, ThreadPool* pool);
   void ProjectKeyValue(const MlaWeights& a, int layer, const ForwardBatch& batch, const std::vector<int64_t>& positions,
@@ -97,6 +100,8 @@ class Deepseek2Model final : public Model {
   const float* output_norm_ = nullptr;
   std::vector<Deepseek2Layer> layers_;
   size_t weight_bytes_ = 0;
+  std::vector<std::vector<float>> repacked_;  // k_b built from a combined kv_b
+  size_t repacked_bytes_ = 0;
   Deepseek2Scratch s_;
 };
 
@@ -120,9 +125,36 @@ Status Deepseek2Model::LoadAttention(WeightLoader* w, int64_t i, MlaWeights* a) 
     TF_ASSIGN_OR_RETURN(a->v_b, w->Matrix(name("attn_v_b.weight"), {kv_lora, hv(), n_head()}));
   } else {
     TF_ASSIGN_OR_RETURN(a->kv_b, w->Matrix(name("attn_kv_b.weight"), {kv_lora, n_head() * (c_.n_nope + hv())}));
+    a->k_b = RepackKeyUpProjection(a->kv_b);
   }
   TF_ASSIGN_OR_RETURN(a->out, w->Matrix(name("attn_output.weight"), {n_head() * hv(), n_embd}));
   return Status::Ok();
+}
+
+// The absorbed form applies the key up-projection from the query side, which
+// needs it transposed per head. Files with only the combined kv_b get that
+// copy built once here ([nope, kv_lora, n_head], the layout of the split
+// attn_k_b), in float32 so it holds the file's values exactly: attention
+// scores are sensitive enough that rounding it to f16 visibly moves logits.
+TensorView Deepseek2Model::RepackKeyUpProjection(const TensorView& kv_b) {
+  const int64_t kv_lora = c_.kv_lora_rank, nope = c_.n_nope;
+  std::vector<float>& k_b = repacked_.emplace_back(static_cast<size_t>(n_head() * kv_lora * nope));
+  std::vector<float> row(kv_lora);
+  for (int64_t h = 0; h < n_head(); ++h) {
+    for (int64_t i = 0; i < nope; ++i) {
+      DequantizeRow(kv_b.type, kv_b.row(h * (nope + hv()) + i), row.data(), kv_lora);
+      for (int64_t r = 0; r < kv_lora; ++r) k_b[(h * kv_lora + r) * nope + i] = row[r];
+    }
+  }
+  repacked_bytes_ += k_b.size() * sizeof(float);
+  TensorView v;
+  v.name = "attn_k_b (repacked)";
+  v.type = DType::kF32;
+  v.n_dims = 3;
+  v.ne = {nope, kv_lora, n_head(), 1};
+  v.data = reinterpret_cast<const uint8_t*>(k_b.data());
+  v.nbytes = k_b.size() * sizeof(float);
+  return v;
 }
 
 Status Deepseek2Model::LoadFeedForward(WeightLoader* w, int64_t i, Deepseek2Layer* L) {
@@ -180,6 +212,29 @@ Status Deepseek2Model::Load(WeightLoader* w) {
   return Status::Ok();
 }
 
+std::string Deepseek2Model::ArchSummary() const {
+  const MoeRouting& r = c_.routing;
+  const bool split = !layers_.empty() && !layers_[0].attn.kv_b.valid();
+  std::string s = fmt::format("MLA: q_lora {}, kv_lora {}, {} nope + {} rope dims per head, v {}, {}, "
+                              "softmax scale {:.5f}",
+                              c_.q_lora_rank == 0 ? std::string("none") : std::to_string(c_.q_lora_rank),
+                              c_.kv_lora_rank, c_.n_nope, c_.n_rot, hv(), split ? "split k_b/v_b" : fmt::format("combined kv_b (k_b repacked: {:.1f} MiB)", repacked_bytes_ / 1048576.0),
+                              c_.kq_scale);
+  if (r.n_expert > 0) {
+    s += fmt::format("\nmoe:           {} dense layers, then {} experts (n_ff {}), {} used, {} shared; {} gating{}, "
+                     "groups {} of {}, weights {}x{}",
+                     c_.n_layer_dense, r.n_expert, c_.n_ff_expert, r.n_expert_used, c_.n_expert_shared,
+                     r.gating == ExpertGating::kSigmoid ? "sigmoid" : "softmax",
+                     !layers_.empty() && c_.n_layer_run() > c_.n_layer_dense &&
+                             layers_[c_.n_layer_dense].router_bias != nullptr
+                         ? " with selection bias"
+                         : "",
+                     r.n_group_used, r.n_group, r.normalize ? "normalized " : "", r.scale);
+  }
+  if (c_.n_nextn > 0) s += fmt::format("\nmtp:           {} next-token-prediction layers (skipped)", c_.n_nextn);
+  return s;
+}
+
 void Deepseek2Model::ProjectQuery(const MlaWeights& a, int64_t n, ThreadPool* pool) {
   if (c_.q_lora_rank == 0) {
     Project(a.q, s_.h.data(), n, s_.q.data(), n_head() * hk(), pool);
@@ -218,13 +273,7 @@ void Deepseek2Model::AbsorbKeyIntoQuery(const MlaWeights& a, int64_t n, ThreadPo
     for (int64_t t = 0; t < n; ++t) {
       std::memcpy(s_.q_nope.data() + t * nope, s_.q.data() + t * n_head() * hk() + h * hk(), nope * sizeof(float));
     }
-    float* out = s_.q_latent.data() + h * n * kv_lora;
-    if (a.k_b.valid()) {
-      Project(a.k_b.Matrix(h), s_.q_nope.data(), n, out, kv_lora, pool);
-    } else {
-      const TensorView k_rows = a.kv_b.Rows(h * (nope + hv()), nope);  // [nope rows of kv_lora]
-      MatMulTransposed(kernels_, k_rows, s_.q_nope.data(), n, out, pool);
-    }
+    Project(a.k_b.Matrix(h), s_.q_nope.data(), n, s_.q_latent.data() + h * n * kv_lora, kv_lora, pool);
   }
 }
 
