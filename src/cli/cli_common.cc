@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "model/kv_storage.h"
+#include "tokenizer/chat_template.h"
 
 namespace tf {
 
@@ -32,6 +33,28 @@ StatusOr<LoadedModel> OpenModel(const std::string& path) {
                                             m.tokenizer->vocab().size(), m.model->config().n_vocab));
   }
   return m;
+}
+
+StatusOr<std::string> RenderChatPrompt(const LoadedModel& m, const std::string& template_file,
+                                       const std::string& system, const std::string& user) {
+  std::string source;
+  if (!template_file.empty()) {
+    TF_ASSIGN_OR_RETURN(source, ReadWholeFile(template_file));
+  } else {
+    TF_ASSIGN_OR_RETURN(source, m.file->GetStringOr("tokenizer.chat_template", ""));
+    if (source.empty()) {
+      return FailedPreconditionError("--chat: the model has no chat template (give one with --chat-template-file)");
+    }
+  }
+  TF_ASSIGN_OR_RETURN(auto tmpl, ChatTemplate::Parse(source));
+  ChatTemplateInputs in;
+  if (!system.empty()) in.messages.push_back({{"role", "system"}, {"content", system}});
+  in.messages.push_back({{"role", "user"}, {"content", user}});
+  in.add_generation_prompt = true;
+  const Vocab& v = m.tokenizer->vocab();
+  if (v.bos_id() >= 0) in.bos_token = v.token(v.bos_id()).text;
+  if (v.eos_id() >= 0) in.eos_token = v.token(v.eos_id()).text;
+  return tmpl->Render(in);
 }
 
 int ResolveThreads(int requested) { return requested > 0 ? requested : DefaultThreadCount(); }

@@ -25,6 +25,11 @@ StatusOr<LoadedModel> OpenModel(const std::string& path);
 
 int ResolveThreads(int requested);
 
+// The model's chat template (or the one in `template_file`) applied to an
+// optional system message and one user message, ready for generation.
+StatusOr<std::string> RenderChatPrompt(const LoadedModel& model, const std::string& template_file,
+                                       const std::string& system, const std::string& user);
+
 // "f32" or "bf16" (case-insensitive) for --kv-type.
 StatusOr<DType> ParseKvType(const std::string& name);
 

@@ -35,6 +35,10 @@ struct GenerateOptions {
   std::optional<uint64_t> seed;
   bool ignore_eos = false;
   bool parse_special = true;
+  std::vector<std::string> logit_bias;  // "TOKEN=BIAS"
+  bool chat = false;
+  std::string system;
+  std::string chat_template_file;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -56,10 +60,32 @@ Status Run(const GenerateOptions& o, const GlobalOptions& g) {
   params.presence_penalty = o.presence_penalty;
   params.frequency_penalty = o.frequency_penalty;
   params.seed = o.seed;
+  for (const std::string& entry : o.logit_bias) {
+    const size_t eq = entry.find('=');
+    int32_t token = 0;
+    float bias = 0.0f;
+    try {
+      if (eq == std::string::npos) throw std::invalid_argument("missing '='");
+      size_t used_t = 0, used_b = 0;
+      token = std::stoi(entry.substr(0, eq), &used_t);
+      bias = std::stof(entry.substr(eq + 1), &used_b);
+      if (used_t != eq || used_b != entry.size() - eq - 1) throw std::invalid_argument("trailing text");
+    } catch (const std::exception&) {
+      return InvalidArgumentError(fmt::format("--logit-bias {}: expected TOKEN=BIAS", entry));
+    }
+    params.logit_bias.emplace_back(token, bias);
+  }
   const int64_t n_vocab = m.model->config().n_vocab;
   TF_RETURN_IF_ERROR(params.Validate(n_vocab));
 
-  const std::vector<int32_t> prompt = m.tokenizer->Encode(o.prompt, true, o.parse_special);
+  std::string text = o.prompt;
+  if (o.chat) {
+    TF_ASSIGN_OR_RETURN(text, RenderChatPrompt(m, o.chat_template_file, o.system, o.prompt));
+  }
+  // A chat template writes BOS itself; do not add a second one.
+  const std::string& bos_text = m.tokenizer->vocab().bos_id() >= 0 ? m.tokenizer->vocab().token(m.tokenizer->vocab().bos_id()).text : "";
+  const bool add_special = !(o.chat && !bos_text.empty() && text.rfind(bos_text, 0) == 0);
+  const std::vector<int32_t> prompt = m.tokenizer->Encode(text, add_special, o.parse_special);
   if (prompt.empty()) return InvalidArgumentError("-p: the prompt has no tokens");
   const int64_t ctx = o.ctx_size > 0 ? o.ctx_size : static_cast<int64_t>(prompt.size()) + o.n_predict;
   if (static_cast<int64_t>(prompt.size()) >= ctx) {
@@ -71,7 +97,7 @@ Status Run(const GenerateOptions& o, const GlobalOptions& g) {
   Sampler sampler(params, n_vocab);
   sampler.SetPrompt(prompt);
 
-  Emit(o.prompt);
+  if (!o.chat) Emit(o.prompt);
   const auto t0 = Clock::now();
   std::vector<float> logits;
   TF_RETURN_IF_ERROR(runner->Append(prompt, false, &logits));
@@ -116,8 +142,12 @@ CommandFn RegisterGenerateCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("--presence-penalty", o->presence_penalty, "Presence penalty over the output");
   cmd->add_option("--frequency-penalty", o->frequency_penalty, "Frequency penalty over the output");
   cmd->add_option("--seed", o->seed, "Random seed (default: random)");
+  cmd->add_option("--logit-bias", o->logit_bias, "TOKEN=BIAS added to a token's logit (repeatable)");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-text tokens");
   cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f32 or bf16");
+  cmd->add_flag("--chat", o->chat, "Wrap the prompt as a user turn in the model's chat template");
+  cmd->add_option("--system", o->system, "With --chat: a system message");
+  cmd->add_option("--chat-template-file", o->chat_template_file, "With --chat: use this Jinja template instead");
   return [o, global] { return Run(*o, *global); };
 }
 

@@ -26,5 +26,6 @@ CommandFn RegisterEvalCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterGenerateCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterInfoCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterSynthCommand(CLI::App* app, const GlobalOptions* global);
+CommandFn RegisterChatTemplateCommand(CLI::App* app, const GlobalOptions* global);
 
 }  // namespace tf

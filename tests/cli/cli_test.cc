@@ -99,6 +99,47 @@ TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
   EXPECT_EQ(g1.out.substr(0, g1.out.find("\n\nprompt:")), g2.out.substr(0, g2.out.find("\n\nprompt:")));
 }
 
+TEST(CliTest, GenerateStopsAtEndOfTextAndChatUsesTheTemplate) {
+  const std::string path = ::testing::TempDir() + "/tiny-eos.gguf";
+  ASSERT_EQ(RunTokenfab("synth --preset tiny --type q8_0 -o " + path).exit_code, 0);
+  // The built-in vocabulary's EOS is the last id; biasing it makes it the
+  // first token sampled, and generation must stop there.
+  auto stop = RunTokenfab("generate -m " + path + " -p hi -n 20 --temp 0 --logit-bias 4095=100");
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(stop.out.find("decode: 0 tokens"), std::string::npos) << stop.out;
+  auto ignore = RunTokenfab("generate -m " + path + " -p hi -n 5 --temp 0 --logit-bias 4095=100 --ignore-eos");
+  EXPECT_NE(ignore.out.find("decode: 5 tokens"), std::string::npos) << ignore.out;
+  // A model without a template cannot chat; the DeepSeek fixture can.
+  ExpectCleanError(RunTokenfab("generate -m " + path + " --chat -p hi"), "no chat template");
+  auto chat = RunTokenfab("generate -m " + Fixture("models/tiny-deepseek3-q8_0.gguf") + " --chat --system S -p hello -n 4 --temp 0");
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_EQ(chat.out.find("hello"), std::string::npos) << "chat mode prints only the reply";
+  // "<｜begin▁of▁sentence｜>S<｜User｜>hello<｜Assistant｜><think>\n": BOS once.
+  auto tokens = RunTokenfab("tokenize -m " + Fixture("models/tiny-deepseek3-q8_0.gguf") +
+                            " --parse-special -p '<｜begin▁of▁sentence｜>S<｜User｜>hello<｜Assistant｜><think>\n'");
+  const size_t n_tokens = std::count(tokens.out.begin(), tokens.out.end(), ' ');
+  EXPECT_NE(chat.out.find("prompt: " + std::to_string(n_tokens) + " tokens"), std::string::npos) << chat.out;
+  ExpectCleanError(RunTokenfab("generate -m " + path + " -p hi --logit-bias 12x=3"), "--logit-bias 12x=3");
+}
+
+TEST(CliTest, ChatTemplateCommandRendersAConversation) {
+  const std::string conv = ::testing::TempDir() + "/conv.json";
+  std::ofstream(conv) << R"({"messages": [{"role": "user", "content": "Hi"}], "tools": null, "add_generation_prompt": true})";
+  auto r = RunTokenfab("chat-template --template " + Fixture("chat_templates/Qwen-Qwen2.5-7B-Instruct.jinja") +
+                       " --conversation " + conv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                   "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  std::ofstream(conv, std::ios::trunc) << "{not json";
+  ExpectCleanError(RunTokenfab("chat-template --template " + Fixture("chat_templates/Qwen-Qwen2.5-7B-Instruct.jinja") +
+                               " --conversation " + conv),
+                   "not a JSON object");
+  std::ofstream(conv, std::ios::trunc) << R"({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]})";
+  ExpectCleanError(RunTokenfab("chat-template --template " + Fixture("chat_templates/mistralai-Mistral-Nemo-Instruct-2407.jinja") +
+                               " --conversation " + conv),
+                   "alternate");
+}
+
 TEST(CliTest, BadInputGivesOneErrorLine) {
   const std::string garbage = ::testing::TempDir() + "/garbage.gguf";
   std::ofstream(garbage, std::ios::binary) << std::string("GGUF\x03\0\0\0 this is not a model", 28);
