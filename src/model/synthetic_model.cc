@@ -194,6 +194,35 @@ SynthPreset DeepseekV3() {
   return p;
 }
 
+// Test-sized deepseek2 shapes: the V2-Lite layout (direct queries, softmax
+// gating) and the V3 layout (query low-rank path, sigmoid gating with a
+// selection bias, group-limited routing), a few MB each.
+SynthPreset TinyDeepseek(bool v3) {
+  SynthPreset p{v3 ? "tiny-deepseek-v3" : "tiny-deepseek-v2-lite", "deepseek2", 256, 3, 4, 4, 512, 4096, 4096,
+                10000.0f, 1e-6f, false, {}};
+  Deepseek2Shape d;
+  d.q_lora_rank = v3 ? 128 : 0;
+  d.kv_lora_rank = 64;
+  d.n_nope = 32;
+  d.n_rot = 32;
+  d.head_dim_v = 32;
+  d.n_layer_dense = 1;
+  d.n_expert = 8;
+  d.n_expert_used = 2;
+  d.n_expert_shared = v3 ? 1 : 2;
+  d.n_ff_expert = 256;
+  d.n_group = v3 ? 4 : 1;
+  d.n_group_used = v3 ? 2 : 1;
+  d.sigmoid_gating = v3;
+  d.weights_norm = v3;
+  d.weights_scale = v3 ? 2.5f : 1.0f;
+  d.yarn_factor = 4.0f;
+  d.yarn_original_context = 1024;
+  d.yarn_log_multiplier = v3 ? 0.1f : 0.0707f;
+  p.deepseek2 = d;
+  return p;
+}
+
 }  // namespace
 
 const std::vector<SynthPreset>& SynthPresets() {
@@ -204,6 +233,8 @@ const std::vector<SynthPreset>& SynthPresets() {
       {"tinyllama-1.1b", "llama", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f, 1e-5f, false, {}},
       DeepseekV2Lite(),
       DeepseekV3(),
+      TinyDeepseek(false),
+      TinyDeepseek(true),
   };
   return presets;
 }

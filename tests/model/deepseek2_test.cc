@@ -14,6 +14,9 @@
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
 #include "model/moe.h"
+#include "model/synthetic_model.h"
+
+#include <functional>
 #include "tensor/dequantize.h"
 
 namespace tf {
@@ -93,6 +96,102 @@ TEST(Deepseek2Test, SplitKvBLayoutGivesTheSameLogits) {
     // order of float32 sums differs.
     EXPECT_LT(max_diff, 2e-3) << name;
   }
+}
+
+std::string SynthDeepseek(const std::string& preset) {
+  ThreadPool pool(2);
+  SynthOptions o;
+  o.preset = preset;
+  o.type = DType::kQ8_0;
+  o.output_path = ::testing::TempDir() + "/" + preset + ".gguf";
+  EXPECT_TRUE(WriteSyntheticModel(o, &pool).ok());
+  return o.output_path;
+}
+
+TEST(Deepseek2Test, V2LiteAndV3LayoutsRunIncrementallyAndSplit) {
+  const std::vector<int32_t> tokens = {4094, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100};
+  for (const std::string preset : {"tiny-deepseek-v2-lite", "tiny-deepseek-v3"}) {
+    const std::string path = SynthDeepseek(preset);
+    auto file = *GgufFile::Open(path);
+    auto model = LoadModel(*file, ModelOptions{});
+    ASSERT_TRUE(model.ok()) << preset << ": " << model.status().ToString();
+    ThreadPool pool(2);
+    // One pass over the prompt equals feeding it token by token (the latent
+    // cache carries everything attention needs).
+    auto whole = *SequenceRunner::Create(model->get(), &pool, 32);
+    std::vector<float> all;
+    ASSERT_TRUE(whole->Append(tokens, true, &all).ok());
+    auto step = *SequenceRunner::Create(model->get(), &pool, 32);
+    const int64_t n_vocab = (*model)->config().n_vocab;
+    std::vector<float> one;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      ASSERT_TRUE(step->Append(std::vector<int32_t>{tokens[i]}, false, &one).ok());
+      for (int64_t v = 0; v < n_vocab; v += 7) {
+        ASSERT_TRUE(std::isfinite(one[v]));
+        ASSERT_NEAR(one[v], all[i * n_vocab + v], 2e-2) << preset << " token " << i;
+      }
+    }
+    const std::string split = ConvertToSplitKvB(path, ::testing::TempDir() + "/" + preset + "-split.gguf");
+    const auto a = PromptLogits(path, tokens), b = PromptLogits(split, tokens);
+    double max_diff = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(a[i]) - b[i]));
+    EXPECT_LT(max_diff, 2e-3) << preset;
+  }
+}
+
+TEST(Deepseek2Test, MultiTokenPredictionLayersAreSkipped) {
+  const std::string src = testing::FixturePath("models/tiny-deepseek3-q8_0.gguf");
+  auto file = *GgufFile::Open(src);
+  GgufWriter w;
+  for (const auto& kv : file->metadata()) w.Set(kv.key, kv.value);
+  w.SetU32("deepseek2.block_count", 5);
+  w.SetU32("deepseek2.nextn_predict_layers", 1);
+  for (const auto& t : file->tensors()) {
+    const TensorView v = file->View(t);
+    std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
+    ASSERT_TRUE(w.AddTensorData(t.name, t.type, ne, {v.data, v.nbytes}).ok());
+  }
+  // An MTP block: tensors the main model never reads.
+  std::vector<float> zeros(256 * 512, 0.0f);
+  ASSERT_TRUE(w.AddTensorData("blk.4.nextn.eh_proj.weight", DType::kF32, {512, 256},
+                              {reinterpret_cast<const uint8_t*>(zeros.data()), zeros.size() * 4}).ok());
+  const std::string path = ::testing::TempDir() + "/mtp.gguf";
+  ASSERT_TRUE(w.WriteFile(path).ok());
+  const std::vector<int32_t> tokens = {32013, 10503, 2053, 245};
+  const auto a = PromptLogits(src, tokens), b = PromptLogits(path, tokens);
+  ASSERT_EQ(a, b);
+}
+
+TEST(Deepseek2Test, MalformedDeepseekFilesNameTheProblem) {
+  const std::string src = testing::FixturePath("models/tiny-deepseek3-q8_0.gguf");
+  auto load_with = [&](const std::function<void(GgufWriter*)>& edit) {
+    auto file = *GgufFile::Open(src);
+    GgufWriter w;
+    for (const auto& kv : file->metadata()) w.Set(kv.key, kv.value);
+    edit(&w);
+    for (const auto& t : file->tensors()) {
+      const TensorView v = file->View(t);
+      std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
+      EXPECT_TRUE(w.AddTensorData(t.name, t.type, ne, {v.data, v.nbytes}).ok());
+    }
+    const std::string path = ::testing::TempDir() + "/bad-deepseek.gguf";
+    EXPECT_TRUE(w.WriteFile(path).ok());
+    auto f = *GgufFile::Open(path);
+    auto model = LoadModel(*f, ModelOptions{});
+    return model.ok() ? std::string("ok") : model.status().message();
+  };
+  EXPECT_NE(load_with([](GgufWriter* w) { w->Remove("deepseek2.attention.kv_lora_rank"); }).find("kv_lora_rank' is missing"),
+            std::string::npos);
+  EXPECT_NE(load_with([](GgufWriter* w) { w->SetU32("deepseek2.expert_count", 32); }).find("ffn_gate_inp.weight: expected shape"),
+            std::string::npos);
+  EXPECT_NE(load_with([](GgufWriter* w) { w->SetU32("deepseek2.expert_used_count", 40); }).find("expert_used_count"),
+            std::string::npos);
+  EXPECT_NE(load_with([](GgufWriter* w) { w->SetU32("deepseek2.expert_group_count", 3); }).find("must divide"),
+            std::string::npos);
+  EXPECT_NE(load_with([](GgufWriter* w) { w->SetU32("deepseek2.expert_gating_func", 7); }).find("expert_gating_func"),
+            std::string::npos);
+  EXPECT_NE(load_with([](GgufWriter* w) { w->SetU32("deepseek2.nextn_predict_layers", 4); }).find("nextn_predict_layers"),
+            std::string::npos);
 }
 
 TEST(MoeRoutingTest, GroupLimitedRoutingFollowsDeepseekV3) {
