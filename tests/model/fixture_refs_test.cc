@@ -68,6 +68,27 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureRefTest,
                          ::testing::Combine(::testing::ValuesIn(AllRefs()), ::testing::ValuesIn(IsasToTest())),
                          CaseName);
 
+// The tiny-deepseek3-grouped references come from DeepSeek's official code,
+// and tokenfab does not reproduce them yet: at position 0 (BOS alone, where
+// attention only returns the value, so rope/YaRN/softmax scale cannot
+// matter) the logits differ by ~10, the same as the peer engine's. The
+// difference lies entirely in the final hidden state, and no routing rule
+// (bias on/off, group score top-2/max, k, groups used, gating, weight
+// normalization and scale) nor any single-layer choice of experts explains
+// it; the same implementation matches the exact reference of the
+// non-grouped model to 1e-3. Kept visible as a disabled test until the
+// cause is found (see the closing note).
+class DISABLED_GroupedDeepseekRefTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DISABLED_GroupedDeepseekRefTest, PassesFixtureRule) {
+  ThreadPool pool(2);
+  const auto result = testing::JudgeAgainstReference(testing::FixturePath("refs/" + GetParam()), BestIsa(), &pool);
+  testing::ExpectPassesRule(result, /*moe=*/true);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, DISABLED_GroupedDeepseekRefTest,
+                         ::testing::ValuesIn(Refs("tiny-deepseek3-grouped")));
+
 TEST(FixtureRefCoverageTest, EveryReferenceFileIsJudged) {
   // 5 dense models and 2 DeepSeek models, 4 prompts each.
   EXPECT_EQ(Refs("tiny-llama").size() + Refs("tiny-qwen2").size(), 20u) << testing::FixturesDir();
