@@ -23,7 +23,7 @@ struct RunResult {
 };
 
 RunResult RunTokenfab(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "/tokenfab_stderr.txt";
+  const std::string err_path = testing::TempPath("tokenfab_stderr.txt");
   const std::string cmd = std::string(TOKENFAB_BIN) + " " + args + " 2>" + err_path;
   RunResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -59,9 +59,9 @@ TEST(CliTest, TokenizeCasesReproducesFixtureOutput) {
 
 TEST(CliTest, EvalPrintsReferenceJsonAndLogits) {
   const auto ref = nlohmann::json::parse(testing::ReadFile(Fixture("refs/tiny-llama-spm-f16__code.json")));
-  const std::string prompt_path = ::testing::TempDir() + "/code.txt";
+  const std::string prompt_path = testing::TempPath("code.txt");
   std::ofstream(prompt_path, std::ios::binary) << ref["prompt"].get<std::string>();
-  const std::string logits_path = ::testing::TempDir() + "/logits.f32";
+  const std::string logits_path = testing::TempPath("logits.f32");
   auto r = RunTokenfab("eval -m " + Fixture("models/tiny-llama-spm-f16.gguf") + " --prompt-file " + prompt_path +
                        " -n 8 --logits-out " + logits_path);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -82,7 +82,7 @@ TEST(CliTest, EvalPrintsReferenceJsonAndLogits) {
 }
 
 TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
-  const std::string path = ::testing::TempDir() + "/tiny-q4_0.gguf";
+  const std::string path = testing::TempPath("tiny-q4_0.gguf");
   auto s = RunTokenfab("synth --preset tiny --type Q4_0 -o " + path + " --seed 5");
   ASSERT_EQ(s.exit_code, 0) << s.err;
   auto info = RunTokenfab("info -m " + path);
@@ -100,7 +100,7 @@ TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
 }
 
 TEST(CliTest, GenerateStopsAtEndOfTextAndChatUsesTheTemplate) {
-  const std::string path = ::testing::TempDir() + "/tiny-eos.gguf";
+  const std::string path = testing::TempPath("tiny-eos.gguf");
   ASSERT_EQ(RunTokenfab("synth --preset tiny --type q8_0 -o " + path).exit_code, 0);
   // The built-in vocabulary's EOS is the last id; biasing it makes it the
   // first token sampled, and generation must stop there.
@@ -123,7 +123,7 @@ TEST(CliTest, GenerateStopsAtEndOfTextAndChatUsesTheTemplate) {
 }
 
 TEST(CliTest, ChatTemplateCommandRendersAConversation) {
-  const std::string conv = ::testing::TempDir() + "/conv.json";
+  const std::string conv = testing::TempPath("conv.json");
   std::ofstream(conv) << R"({"messages": [{"role": "user", "content": "Hi"}], "tools": null, "add_generation_prompt": true})";
   auto r = RunTokenfab("chat-template --template " + Fixture("chat_templates/Qwen-Qwen2.5-7B-Instruct.jinja") +
                        " --conversation " + conv);
@@ -141,7 +141,7 @@ TEST(CliTest, ChatTemplateCommandRendersAConversation) {
 }
 
 TEST(CliTest, BadInputGivesOneErrorLine) {
-  const std::string garbage = ::testing::TempDir() + "/garbage.gguf";
+  const std::string garbage = testing::TempPath("garbage.gguf");
   std::ofstream(garbage, std::ios::binary) << std::string("GGUF\x03\0\0\0 this is not a model", 28);
   ExpectCleanError(RunTokenfab("info -m " + garbage), "metadata count at byte 16");
   ExpectCleanError(RunTokenfab("info -m /nonexistent.gguf"), "cannot open /nonexistent.gguf");
@@ -157,7 +157,7 @@ TEST(CliTest, BadInputGivesOneErrorLine) {
 
 TEST(CliTest, TruncatedModelFilesNeverCrash) {
   const std::string model = testing::ReadFile(Fixture("models/tiny-llama-spm-q4_0.gguf"));
-  const std::string path = ::testing::TempDir() + "/truncated.gguf";
+  const std::string path = testing::TempPath("truncated.gguf");
   for (size_t len : {size_t{0}, size_t{3}, size_t{100}, size_t{5000}, model.size() / 2, model.size() - 1}) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << model.substr(0, len);
     auto r = RunTokenfab("generate -m " + path + " -p hi -n 2");

@@ -2,6 +2,8 @@
 // missing (CI always has it); nothing is skipped silently.
 #pragma once
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,6 +24,12 @@ inline std::string FixturePath(const std::string& relative) {
   EXPECT_TRUE(std::filesystem::exists(p)) << "fixture missing: " << p
                                           << " (set TF_FIXTURES_DIR or check ../shared/fixtures)";
   return p.string();
+}
+
+// A path in the test temp directory that no other test process uses
+// (CTest runs tests in parallel, each in its own process).
+inline std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "/tf-" + std::to_string(::getpid()) + "-" + name;
 }
 
 inline std::string ReadFile(const std::string& path) {

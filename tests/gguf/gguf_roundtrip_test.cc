@@ -2,6 +2,8 @@
 // of tensor data, plus reading the real fixture files.
 #include <gtest/gtest.h>
 
+#include "common/fixtures.h"
+
 #include <cstring>
 #include <filesystem>
 
@@ -120,7 +122,7 @@ TEST(GgufRoundTripTest, WriterRejectsBadShapes) {
 }
 
 TEST(GgufRoundTripTest, WritesFileAtomically) {
-  const std::string path = ::testing::TempDir() + "/roundtrip.gguf";
+  const std::string path = testing::TempPath("roundtrip.gguf");
   GgufWriter w;
   w.SetString("general.architecture", "llama");
   ASSERT_TRUE(w.WriteFile(path).ok());

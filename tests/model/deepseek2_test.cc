@@ -81,7 +81,7 @@ std::vector<float> PromptLogits(const std::string& path, const std::vector<int32
 TEST(Deepseek2Test, SplitKvBLayoutGivesTheSameLogits) {
   for (const std::string name : {"tiny-deepseek3-q8_0", "tiny-deepseek3-grouped-f16"}) {
     const std::string src = testing::FixturePath("models/" + name + ".gguf");
-    const std::string split = ConvertToSplitKvB(src, ::testing::TempDir() + "/" + name + "-split.gguf");
+    const std::string split = ConvertToSplitKvB(src, testing::TempPath("") + name + "-split.gguf");
     {
       auto f = *GgufFile::Open(split);
       ASSERT_EQ(f->FindTensor("blk.0.attn_kv_b.weight"), nullptr);
@@ -103,7 +103,7 @@ std::string SynthDeepseek(const std::string& preset) {
   SynthOptions o;
   o.preset = preset;
   o.type = DType::kQ8_0;
-  o.output_path = ::testing::TempDir() + "/" + preset + ".gguf";
+  o.output_path = testing::TempPath("") + preset + ".gguf";
   EXPECT_TRUE(WriteSyntheticModel(o, &pool).ok());
   return o.output_path;
 }
@@ -131,7 +131,7 @@ TEST(Deepseek2Test, V2LiteAndV3LayoutsRunIncrementallyAndSplit) {
         ASSERT_NEAR(one[v], all[i * n_vocab + v], 2e-2) << preset << " token " << i;
       }
     }
-    const std::string split = ConvertToSplitKvB(path, ::testing::TempDir() + "/" + preset + "-split.gguf");
+    const std::string split = ConvertToSplitKvB(path, testing::TempPath("") + preset + "-split.gguf");
     const auto a = PromptLogits(path, tokens), b = PromptLogits(split, tokens);
     double max_diff = 0.0;
     for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, std::fabs(double(a[i]) - b[i]));
@@ -155,7 +155,7 @@ TEST(Deepseek2Test, MultiTokenPredictionLayersAreSkipped) {
   std::vector<float> zeros(256 * 512, 0.0f);
   ASSERT_TRUE(w.AddTensorData("blk.4.nextn.eh_proj.weight", DType::kF32, {512, 256},
                               {reinterpret_cast<const uint8_t*>(zeros.data()), zeros.size() * 4}).ok());
-  const std::string path = ::testing::TempDir() + "/mtp.gguf";
+  const std::string path = testing::TempPath("mtp.gguf");
   ASSERT_TRUE(w.WriteFile(path).ok());
   const std::vector<int32_t> tokens = {32013, 10503, 2053, 245};
   const auto a = PromptLogits(src, tokens), b = PromptLogits(path, tokens);
@@ -174,7 +174,7 @@ TEST(Deepseek2Test, MalformedDeepseekFilesNameTheProblem) {
       std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
       EXPECT_TRUE(w.AddTensorData(t.name, t.type, ne, {v.data, v.nbytes}).ok());
     }
-    const std::string path = ::testing::TempDir() + "/bad-deepseek.gguf";
+    const std::string path = testing::TempPath("bad-deepseek.gguf");
     EXPECT_TRUE(w.WriteFile(path).ok());
     auto f = *GgufFile::Open(path);
     auto model = LoadModel(*f, ModelOptions{});

@@ -3,6 +3,8 @@
 // unsupported types) give errors that name the tensor or key.
 #include <gtest/gtest.h>
 
+#include "common/fixtures.h"
+
 #include <cmath>
 #include <functional>
 
@@ -21,7 +23,7 @@ std::string SynthTiny(DType type, uint64_t seed, const std::string& tag) {
   o.preset = "tiny";
   o.type = type;
   o.seed = seed;
-  o.output_path = ::testing::TempDir() + "/synth-" + tag + ".gguf";
+  o.output_path = testing::TempPath("synth-") + tag + ".gguf";
   Status st = WriteSyntheticModel(o, &pool);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return o.output_path;
@@ -69,7 +71,7 @@ TEST(SynthModelTest, VocabFromAnotherFileIsCopied) {
   o.preset = "tiny";
   o.type = DType::kQ8_0;
   o.vocab_from = std::string(TF_FIXTURES_DIR) + "/vocab/ggml-vocab-llama-spm.gguf";
-  o.output_path = ::testing::TempDir() + "/synth-spm.gguf";
+  o.output_path = testing::TempPath("synth-spm.gguf");
   ASSERT_TRUE(WriteSyntheticModel(o, &pool).ok());
   auto file = *GgufFile::Open(o.output_path);
   auto model = LoadModel(*file, ModelOptions{});
@@ -107,7 +109,7 @@ Status LoadEdited(const std::string& src,
     std::vector<int64_t> ne(t.ne.begin(), t.ne.begin() + t.n_dims);
     EXPECT_TRUE(w.AddTensorData(t.name, t.type, ne, {v.data, v.nbytes}).ok());
   }
-  const std::string out = ::testing::TempDir() + "/edited.gguf";
+  const std::string out = testing::TempPath("edited.gguf");
   EXPECT_TRUE(w.WriteFile(out).ok());
   auto edited = GgufFile::Open(out);
   if (!edited.ok()) return edited.status();
