@@ -23,6 +23,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops this process's resident pages of [p, p + n) (whole pages inside
+  // it) once their contents live elsewhere, e.g. repacked; a later read
+  // faults them back in from the file.
+  void ReleasePages(const uint8_t* p, size_t n) const;
+
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}

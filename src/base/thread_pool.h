@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace tf {
@@ -31,7 +32,7 @@ class ThreadPool {
       fn(0);
       return;
     }
-    auto trampoline = [](void* ctx, int index) { (*static_cast<Fn*>(ctx))(index); };
+    auto trampoline = [](void* ctx, int index) { (*static_cast<std::remove_reference_t<Fn>*>(ctx))(index); };
     RunImpl(trampoline, &fn);
   }
 

@@ -283,6 +283,10 @@ const GgufTensorInfo* GgufFile::FindTensor(std::string_view name) const {
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
+void GgufFile::ReleasePages(const TensorView& view) const {
+  if (mapped_ != nullptr) mapped_->ReleasePages(view.data, view.nbytes);
+}
+
 TensorView GgufFile::View(const GgufTensorInfo& info) const {
   TensorView v;
   v.name = info.name;

@@ -76,6 +76,9 @@ class GgufFile {
   const GgufTensorInfo* FindTensor(std::string_view name) const;
   TensorView View(const GgufTensorInfo& info) const;
   std::optional<TensorView> FindView(std::string_view name) const;
+  // Lets the OS drop a tensor's resident pages when the model keeps its own
+  // copy (a no-op for parsed in-memory bytes).
+  void ReleasePages(const TensorView& view) const;
 
  private:
   GgufFile() = default;

@@ -28,12 +28,22 @@ struct WeightKernel {
   VecDotFn vec_dot = nullptr;    // nullptr: weight type not supported
 };
 
+// Matrix kernel over packed weights (tensor/packed_blocks.h): for each of
+// n_groups consecutive 8-row groups of a [rows x k] matrix starting at `w`
+// and each of n_tokens BlockQ8S activation rows (act_stride bytes apart),
+// writes y[t * y_stride + 8 * group + r].
+using PackedGemmFn = void (*)(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act,
+                              size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride);
+
 inline constexpr size_t kNumDTypeSlots = 40;  // > largest DType id
 
 struct KernelTable {
   Isa isa = Isa::kScalar;
   std::array<WeightKernel, kNumDTypeSlots> weights{};
   std::array<QuantizeRowFn, kNumDTypeSlots> quantize{};  // by activation type
+  // By original weight type; nullptr where the type has no packed form.
+  std::array<PackedGemmFn, kNumDTypeSlots> packed_gemm{};
+  QuantizeRowFn quantize_q8s = nullptr;  // activations of the packed kernels
   float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
   // y[i] += a * x[i]
   void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;
@@ -43,6 +53,7 @@ struct KernelTable {
 
   const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
   bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }
+  PackedGemmFn PackedGemm(DType type) const { return packed_gemm[static_cast<size_t>(type)]; }
 };
 
 // Instruction sets compiled in and supported by this CPU, scalar first.

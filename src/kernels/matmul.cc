@@ -1,36 +1,133 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
-#include <vector>
-#include <cstring>
+#include <atomic>
+
+#include "base/check.h"
+#include "kernels/ops.h"
 
 namespace tf {
 namespace {
 
-// Tokens handled together per weight row: their activations stay in L1/L2
-// while the row is reused.
-constexpr int64_t kTokenTile = 16;
-// Output rows per parallel chunk (keeps chunks cache-line friendly).
-constexpr int64_t kRowGrain = 16;
+constexpr int kQ8SFormat = 1000;     // BlockQ8S: not a file type
+constexpr int64_t kUnitRows = 8;     // rows are dealt in whole packed groups
+constexpr int64_t kTokenChunk = 32;  // tokens whose activations stay in L2 together
+constexpr int64_t kTokenTile = 16;   // tokens per weight row in the unpacked path
+constexpr int kChunksPerThread = 4;  // enough chunks that threads end together
 
-// Converts x into the activation format; returns a pointer to row 0 and
-// the byte stride between rows.
-const uint8_t* PrepareActivations(const KernelTable& kernels, DType act_type, const float* x,
-                                  int64_t n_tokens, int64_t k, MatmulScratch* scratch,
-                                  ThreadPool* pool, size_t* row_bytes) {
-  if (act_type == DType::kF32) {
-    *row_bytes = static_cast<size_t>(k) * sizeof(float);
+// A weight ready to compute: its kernel and its activations.
+struct PreparedWeight {
+  const TensorView* w = nullptr;
+  PackedGemmFn packed_gemm = nullptr;  // set when the packed form is used
+  VecDotFn vec_dot = nullptr;
+  const uint8_t* act = nullptr;
+  size_t act_stride = 0;
+};
+
+// Activations of `x` in `format`, converted at most once per call (slots
+// are cleared by BeginCall).
+const uint8_t* ActivationsIn(const KernelTable& kernels, int format, const float* x, int64_t n_tokens, int64_t k,
+                             MatmulScratch* scratch, ThreadPool* pool, size_t* stride) {
+  if (format == static_cast<int>(DType::kF32)) {
+    *stride = static_cast<size_t>(k) * sizeof(float);
     return reinterpret_cast<const uint8_t*>(x);
   }
-  *row_bytes = *RowBytes(act_type, k);
-  scratch->act.resize(*row_bytes * static_cast<size_t>(n_tokens));
-  QuantizeRowFn quantize = kernels.quantize[static_cast<size_t>(act_type)];
-  uint8_t* out = scratch->act.data();
-  const size_t stride = *row_bytes;
-  pool->ParallelFor(n_tokens, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) quantize(x + t * k, out + t * stride, k);
+  const bool q8s = format == kQ8SFormat;
+  *stride = q8s ? static_cast<size_t>(k / 32) * 40 : *RowBytes(static_cast<DType>(format), k);
+  MatmulScratch::Activations* slot = nullptr;
+  for (auto& a : scratch->act) {
+    if (a.format == format) return a.bytes.data();
+    if (a.format == -1 && slot == nullptr) slot = &a;
+  }
+  TF_CHECK(slot != nullptr) << "matmul: more than " << scratch->act.size() << " activation formats in one call";
+  slot->format = format;
+  slot->bytes.resize(*stride * static_cast<size_t>(n_tokens));
+  const QuantizeRowFn quantize = q8s ? kernels.quantize_q8s : kernels.quantize[static_cast<size_t>(format)];
+  uint8_t* out = slot->bytes.data();
+  const size_t row = *stride;
+  pool->ParallelFor(n_tokens, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) quantize(x + t * k, out + t * row, k);
   });
   return out;
+}
+
+PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens,
+                       MatmulScratch* scratch, ThreadPool* pool) {
+  PreparedWeight p;
+  p.w = &w;
+  const WeightKernel& wk = kernels.ForWeight(w.type);
+  TF_CHECK(wk.vec_dot != nullptr) << "no kernel for weight type " << DTypeName(w.type);
+  p.vec_dot = wk.vec_dot;
+  const PackedGemmFn packed = kernels.PackedGemm(w.type);
+  int format = static_cast<int>(wk.act_type);
+  if (w.packed != nullptr && packed != nullptr && kernels.quantize_q8s != nullptr) {
+    p.packed_gemm = packed;
+    format = kQ8SFormat;
+  }
+  p.act = ActivationsIn(kernels, format, x, n_tokens, w.ne[0], scratch, pool, &p.act_stride);
+  return p;
+}
+
+void BeginCall(MatmulScratch* scratch) {
+  for (auto& a : scratch->act) a.format = -1;
+}
+
+// Rows [r0, r1) x tokens [t0, t1) into y, which points at (t0, r0) and has
+// rows y_stride floats apart.
+void ComputeRows(const PreparedWeight& p, int64_t r0, int64_t r1, int64_t t0, int64_t t1, float* y,
+                 int64_t y_stride) {
+  const TensorView& w = *p.w;
+  const int64_t k = w.ne[0];
+  const size_t w_row_bytes = w.row_bytes();
+  const uint8_t* act = p.act + static_cast<size_t>(t0) * p.act_stride;
+  if (p.packed_gemm != nullptr && r0 % kUnitRows == 0 && r1 % kUnitRows == 0) {
+    p.packed_gemm(k, w.packed + static_cast<size_t>(r0) * w_row_bytes, (r1 - r0) / kUnitRows, act, p.act_stride,
+                  t1 - t0, y, y_stride);
+    return;
+  }
+  for (int64_t tt = 0; tt < t1 - t0; tt += kTokenTile) {
+    const int64_t tt_end = std::min(t1 - t0, tt + kTokenTile);
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* w_row = w.data + static_cast<size_t>(r) * w_row_bytes;
+      for (int64_t t = tt; t < tt_end; ++t) {
+        y[t * y_stride + (r - r0)] = p.vec_dot(k, w_row, act + static_cast<size_t>(t) * p.act_stride);
+      }
+    }
+  }
+}
+
+struct RowChunk {
+  int job;
+  int64_t r0, r1;
+};
+
+// Splits every job's rows into chunks of whole units, about
+// kChunksPerThread per thread overall.
+std::vector<RowChunk> MakeChunks(std::span<const int64_t> rows_per_job, int num_threads) {
+  int64_t total_units = 0;
+  for (int64_t rows : rows_per_job) total_units += (rows + kUnitRows - 1) / kUnitRows;
+  const int64_t chunk_units = std::max<int64_t>(1, total_units / (num_threads * kChunksPerThread));
+  std::vector<RowChunk> chunks;
+  for (size_t j = 0; j < rows_per_job.size(); ++j) {
+    for (int64_t r0 = 0; r0 < rows_per_job[j]; r0 += chunk_units * kUnitRows) {
+      chunks.push_back({static_cast<int>(j), r0, std::min(rows_per_job[j], r0 + chunk_units * kUnitRows)});
+    }
+  }
+  return chunks;
+}
+
+// Calls fn(thread_index, chunk) for every chunk; threads claim chunks in order.
+template <typename Fn>
+void ForEachChunk(const std::vector<RowChunk>& chunks, ThreadPool* pool, Fn&& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&](int thread_index) {
+    for (size_t c = next.fetch_add(1); c < chunks.size(); c = next.fetch_add(1)) fn(thread_index, chunks[c]);
+  };
+  if (chunks.size() <= 1) {
+    work(0);
+  } else {
+    pool->Run(work);
+  }
 }
 
 }  // namespace
@@ -41,28 +138,59 @@ bool MatMulSupports(const KernelTable& kernels, DType type) {
   return wk.act_type == DType::kF32 || kernels.quantize[static_cast<size_t>(wk.act_type)] != nullptr;
 }
 
-void MatMul(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens,
-            float* y, int64_t y_stride, MatmulScratch* scratch, ThreadPool* pool) {
-  const int64_t k = w.ne[0];
-  const int64_t m = w.ne[1];
-  const WeightKernel& wk = kernels.ForWeight(w.type);
-  TF_CHECK(wk.vec_dot != nullptr) << "no kernel for weight type " << DTypeName(w.type);
-  size_t act_row_bytes = 0;
-  const uint8_t* act = PrepareActivations(kernels, wk.act_type, x, n_tokens, k, scratch, pool, &act_row_bytes);
-  const size_t w_row_bytes = w.row_bytes();
-  const VecDotFn dot = wk.vec_dot;
-  pool->ParallelFor(m, kRowGrain, [&](int64_t row_begin, int64_t row_end) {
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-      const int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
-      for (int64_t r = row_begin; r < row_end; ++r) {
-        const uint8_t* w_row = w.data + static_cast<size_t>(r) * w_row_bytes;
-        for (int64_t t = t0; t < t1; ++t) {
-          y[t * y_stride + r] = dot(k, w_row, act + static_cast<size_t>(t) * act_row_bytes);
-        }
+void MatMul(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens, float* y,
+            int64_t y_stride, MatmulScratch* scratch, ThreadPool* pool) {
+  const MatMulJob job{w, y, y_stride};
+  MatMulMany(kernels, std::span<const MatMulJob>(&job, 1), x, n_tokens, scratch, pool);
+}
+
+void MatMulMany(const KernelTable& kernels, std::span<const MatMulJob> jobs, const float* x, int64_t n_tokens,
+                MatmulScratch* scratch, ThreadPool* pool) {
+  if (n_tokens <= 0 || jobs.empty()) return;
+  BeginCall(scratch);
+  std::vector<PreparedWeight> prepared;
+  std::vector<int64_t> rows;
+  for (const MatMulJob& job : jobs) {
+    TF_CHECK(job.w.ne[0] == jobs[0].w.ne[0]) << "MatMulMany: jobs differ in K";
+    prepared.push_back(Prepare(kernels, job.w, x, n_tokens, scratch, pool));
+    rows.push_back(job.w.ne[1]);
+  }
+  const std::vector<RowChunk> chunks = MakeChunks(rows, pool->num_threads());
+  ForEachChunk(chunks, pool, [&](int, const RowChunk& c) {
+    const MatMulJob& job = jobs[c.job];
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokenChunk);
+      ComputeRows(prepared[c.job], c.r0, c.r1, t0, t1, job.y + t0 * job.y_stride + c.r0, job.y_stride);
+    }
+  });
+}
+
+void MatMulSiluGate(const KernelTable& kernels, const TensorView& gate, const TensorView& up, const float* x,
+                    int64_t n_tokens, float* out, int64_t out_stride, MatmulScratch* scratch, ThreadPool* pool) {
+  if (n_tokens <= 0) return;
+  TF_CHECK(gate.ne[0] == up.ne[0] && gate.ne[1] == up.ne[1]) << "MatMulSiluGate: gate and up differ in shape";
+  BeginCall(scratch);
+  const PreparedWeight pg = Prepare(kernels, gate, x, n_tokens, scratch, pool);
+  const PreparedWeight pu = Prepare(kernels, up, x, n_tokens, scratch, pool);
+  const int64_t rows[1] = {gate.ne[1]};
+  const std::vector<RowChunk> chunks = MakeChunks(rows, pool->num_threads());
+  int64_t max_rows = 0;
+  for (const RowChunk& c : chunks) max_rows = std::max(max_rows, c.r1 - c.r0);
+  scratch->tiles.resize(static_cast<size_t>(pool->num_threads()));
+  for (auto& tile : scratch->tiles) tile.resize(static_cast<size_t>(2 * kTokenChunk * max_rows));
+  ForEachChunk(chunks, pool, [&](int thread_index, const RowChunk& c) {
+    const int64_t width = c.r1 - c.r0;
+    float* g = scratch->tiles[thread_index].data();
+    float* u = g + kTokenChunk * width;
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokenChunk);
+      ComputeRows(pg, c.r0, c.r1, t0, t1, g, width);
+      ComputeRows(pu, c.r0, c.r1, t0, t1, u, width);
+      for (int64_t t = t0; t < t1; ++t) {
+        SiluMul(g + (t - t0) * width, u + (t - t0) * width, width, out + t * out_stride + c.r0);
       }
     }
   });
 }
 
 }  // namespace tf
-

@@ -11,8 +11,8 @@ namespace tf {
 StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOptions& options) {
   TF_ASSIGN_OR_RETURN(std::string arch, file.GetString("general.architecture"));
   const KernelTable& kernels = GetKernelTable(options.isa);
-  if (arch == "llama" || arch == "qwen2") return LoadLlamaFamilyModel(file, kernels);
-  if (arch == "deepseek2") return LoadDeepseek2Model(file, kernels);
+  if (arch == "llama" || arch == "qwen2") return LoadLlamaFamilyModel(file, kernels, options);
+  if (arch == "deepseek2") return LoadDeepseek2Model(file, kernels, options);
   return UnimplementedError(
       fmt::format("key 'general.architecture': '{}' is not supported (supported: llama, qwen2, deepseek2)", arch));
 }

@@ -12,6 +12,7 @@
 #include "model/forward_batch.h"
 #include "model/kv_storage.h"
 #include "model/model_config.h"
+#include "model/weight_arena.h"
 
 namespace tf {
 
@@ -34,10 +35,19 @@ class Model {
   // token ids outside the vocabulary or positions beyond the block tables.
   // Not reentrant: one engine thread runs a model.
   virtual Status Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool* pool, float* logits) = 0;
+
+  // Memory the model holds besides the file's mmap (packed weights, converted vectors).
+  const WeightArena& arena() const { return arena_; }
+  WeightArena* mutable_arena() { return &arena_; }
+
+ private:
+  WeightArena arena_;
 };
 
 struct ModelOptions {
   Isa isa = BestIsa();
+  // Repack weights whose type has a packed kernel (tensor/packed_blocks.h).
+  bool pack_weights = true;
 };
 
 // `file` must outlive the model (weights are views into its mmap).

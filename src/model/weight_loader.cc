@@ -6,6 +6,7 @@
 #include "gguf/gguf_file.h"
 #include "kernels/matmul.h"
 #include "tensor/dequantize.h"
+#include "tensor/repack.h"
 
 namespace tf {
 
@@ -42,7 +43,23 @@ StatusOr<TensorView> WeightLoader::Matrix(const std::string& name, std::vector<i
     return UnimplementedError(fmt::format("tensor {}: type {} is not supported for matrix multiplication",
                                           name, DTypeName(view.type)));
   }
+  if (pack_weights_) TF_RETURN_IF_ERROR(Pack(&view));
   return view;
+}
+
+Status WeightLoader::Pack(TensorView* view) {
+  if (kernels_.PackedGemm(view->type) == nullptr || !CanPack(view->type, view->ne[0], view->ne[1])) {
+    return Status::Ok();
+  }
+  uint8_t* packed = arena_->NewBytes(view->nbytes);
+  if (packed == nullptr) {
+    return ResourceExhaustedError(fmt::format("tensor {}: cannot allocate {} bytes for its packed copy",
+                                              view->name, view->nbytes));
+  }
+  PackRows(view->type, view->data, view->ne[0], view->num_rows(), packed);
+  view->packed = packed;
+  file_.ReleasePages(*view);
+  return Status::Ok();
 }
 
 StatusOr<std::optional<TensorView>> WeightLoader::OptionalMatrix(const std::string& name, std::vector<int64_t> ne) {
@@ -62,9 +79,9 @@ StatusOr<TensorView> WeightLoader::Table(const std::string& name, std::vector<in
 StatusOr<const float*> WeightLoader::Vector(const std::string& name, int64_t n) {
   TF_ASSIGN_OR_RETURN(TensorView view, Table(name, {n}));
   if (view.type == DType::kF32) return reinterpret_cast<const float*>(view.data);
-  std::vector<float>& copy = owned_.emplace_back(static_cast<size_t>(n));
-  DequantizeRow(view.type, view.data, copy.data(), n);
-  return copy.data();
+  float* copy = arena_->NewFloats(static_cast<size_t>(n));
+  DequantizeRow(view.type, view.data, copy, n);
+  return copy;
 }
 
 StatusOr<const float*> WeightLoader::OptionalVector(const std::string& name, int64_t n) {

@@ -1,18 +1,20 @@
 // Fetches model tensors from a GGUF file by name with their expected shape,
 // and says exactly what is wrong when a tensor is missing, misshapen or of a
 // type tokenfab cannot compute with. Matrices stay views into the mmap;
-// small vectors (norms, biases) of a non-F32 type are converted into owned
-// float32 copies.
+// where the kernels have a packed layout for their type, a packed copy is
+// made in the model's arena (and the file's pages are released, so memory
+// holds one copy). Small vectors (norms, biases) of a non-F32 type are
+// converted into float32 copies in the arena.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
 #include "kernels/kernel_table.h"
+#include "model/weight_arena.h"
 #include "tensor/tensor_view.h"
 
 namespace tf {
@@ -21,7 +23,9 @@ class GgufFile;
 
 class WeightLoader {
  public:
-  WeightLoader(const GgufFile& file, const KernelTable& kernels) : file_(file), kernels_(kernels) {}
+  // `arena` (owned by the model) receives every copy the loader makes.
+  WeightLoader(const GgufFile& file, const KernelTable& kernels, WeightArena* arena, bool pack_weights = true)
+      : file_(file), kernels_(kernels), arena_(arena), pack_weights_(pack_weights) {}
 
   // A weight for MatMul: shape `ne` (GGUF order, 2 or 3 dims), a type the
   // kernels support.
@@ -40,9 +44,11 @@ class WeightLoader {
 
  private:
   StatusOr<TensorView> Fetch(const std::string& name, const std::vector<int64_t>& ne);
+  Status Pack(TensorView* view);
   const GgufFile& file_;
   const KernelTable& kernels_;
-  std::deque<std::vector<float>> owned_;  // deque: pointers stay valid
+  WeightArena* arena_;
+  bool pack_weights_;
   size_t bytes_used_ = 0;
 };
 

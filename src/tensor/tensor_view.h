@@ -14,6 +14,8 @@
 
 namespace tf {
 
+inline constexpr int64_t kPackedGroupRows = 8;  // kPackRows of packed_blocks.h
+
 struct TensorView {
   std::string_view name;
   DType type = DType::kF32;
@@ -21,6 +23,10 @@ struct TensorView {
   std::array<int64_t, 4> ne = {1, 1, 1, 1};
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
+  // The same matrix in its row-interleaved layout (tensor/packed_blocks.h),
+  // made at load time for the fast kernels; nullptr when there is none.
+  // Row r's group starts at byte r * row_bytes() here as in `data`.
+  const uint8_t* packed = nullptr;
 
   int64_t num_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t num_rows() const { return ne[1] * ne[2] * ne[3]; }
@@ -37,6 +43,7 @@ struct TensorView {
     m.ne = {ne[0], ne[1], 1, 1};
     m.nbytes = row_bytes() * static_cast<size_t>(ne[1]);
     m.data = data + static_cast<size_t>(index) * m.nbytes;
+    if (packed != nullptr) m.packed = packed + static_cast<size_t>(index) * m.nbytes;
     return m;
   }
   // Rows [begin, begin + count) of a 2-D view, as a 2-D view.
@@ -47,6 +54,9 @@ struct TensorView {
     m.ne = {ne[0], count, 1, 1};
     m.nbytes = row_bytes() * static_cast<size_t>(count);
     m.data = data + static_cast<size_t>(begin) * row_bytes();
+    // A slice keeps its packed form only if it covers whole 8-row groups.
+    const bool whole_groups = begin % kPackedGroupRows == 0 && count % kPackedGroupRows == 0;
+    m.packed = (packed != nullptr && whole_groups) ? packed + static_cast<size_t>(begin) * row_bytes() : nullptr;
     return m;
   }
   bool valid() const { return data != nullptr; }

@@ -1,6 +1,7 @@
 // AVX2 kernel entry points (compiled with -mavx2 -mfma -mf16c).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace tf::avx2 {
@@ -12,6 +13,11 @@ float DotQ4_0(int64_t n, const void* w, const void* x);
 float DotQ8_0(int64_t n, const void* w, const void* x);
 float DotQ4_K(int64_t n, const void* w, const void* x);
 float DotQ6_K(int64_t n, const void* w, const void* x);
+void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
+void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
+void QuantizeQ8S(const float* x, void* y, int64_t n);
 float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);

@@ -16,6 +16,8 @@ void FillAvx512Kernels(KernelTable* t) {
   set(DType::kBF16, avx512::DotBF16);
   set(DType::kQ4_0, avx512::DotQ4_0);
   set(DType::kQ8_0, avx512::DotQ8_0);
+  t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx512::GemmQ4_0x8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx512::GemmQ8_0x8;
   t->dot_f32 = avx512::DotF32Plain;
   t->axpy_f32 = avx512::AxpyF32;
 }

@@ -2,6 +2,7 @@
 // What is not here falls back to the AVX2 kernels in the same table.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 // The emulated test build (TF_EMULATE_AVX512) compiles these same sources
@@ -25,6 +26,10 @@ float DotF16(int64_t n, const void* w, const void* x);
 float DotBF16(int64_t n, const void* w, const void* x);
 float DotQ4_0(int64_t n, const void* w, const void* x);
 float DotQ8_0(int64_t n, const void* w, const void* x);
+void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
+void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
 float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 

@@ -2,6 +2,7 @@
 // tested against these.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace tf::reference {
@@ -22,6 +23,12 @@ float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);
 void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y);
+
+// Packed weights (packed_blocks.h) x BlockQ8S activations; see PackedGemmFn.
+void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
+void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
 
 void QuantizeQ8_0(const float* x, void* y, int64_t n);
 void QuantizeQ8_1(const float* x, void* y, int64_t n);

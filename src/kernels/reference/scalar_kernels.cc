@@ -2,6 +2,7 @@
 #include "kernels/kernel_table.h"
 #include "kernels/reference/reference_kernels.h"
 #include "tensor/quantize.h"
+#include "tensor/repack.h"
 
 namespace tf {
 namespace reference {
@@ -28,6 +29,9 @@ void FillScalarKernels(KernelTable* t) {
   t->quantize[static_cast<size_t>(DType::kQ8_0)] = reference::QuantizeQ8_0;
   t->quantize[static_cast<size_t>(DType::kQ8_1)] = reference::QuantizeQ8_1;
   t->quantize[static_cast<size_t>(DType::kQ8_K)] = reference::QuantizeQ8_K;
+  t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = reference::GemmQ4_0x8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = reference::GemmQ8_0x8;
+  t->quantize_q8s = QuantizeRowQ8S;
   t->dot_f32 = reference::DotF32Plain;
   t->axpy_f32 = reference::AxpyF32;
   t->dot_f32_bf16 = reference::DotF32Bf16;

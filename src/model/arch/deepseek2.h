@@ -10,6 +10,7 @@
 
 namespace tf {
 
-StatusOr<std::unique_ptr<Model>> LoadDeepseek2Model(const GgufFile& file, const KernelTable& kernels);
+StatusOr<std::unique_ptr<Model>> LoadDeepseek2Model(const GgufFile& file, const KernelTable& kernels,
+                                                 const ModelOptions& options);
 
 }  // namespace tf

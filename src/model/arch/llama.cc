@@ -33,8 +33,7 @@ struct LlamaScratch {
   std::vector<float> k;      // [n][n_kv * head_dim]
   std::vector<float> v;      // [n][n_kv * head_dim]
   std::vector<float> attn;   // [n][n_head * head_dim]
-  std::vector<float> gate;   // [n][n_ff]
-  std::vector<float> up;     // [n][n_ff]
+  std::vector<float> gate;   // [n][n_ff] silu(gate) * up
   std::vector<const void*> k_rows, v_rows;
   MatmulScratch matmul;
 };
@@ -113,7 +112,6 @@ void LlamaModel::Resize(int64_t n) {
   s_.v.resize(nn * kv_dim);
   s_.attn.resize(nn * q_dim);
   s_.gate.resize(nn * config_.n_ff);
-  s_.up.resize(nn * config_.n_ff);
 }
 
 void AddBias(const float* bias, int64_t n, int64_t dim, float* rows) {
@@ -128,9 +126,8 @@ void LlamaModel::AttentionBlock(const LlamaLayer& L, int layer, const ForwardBat
   const int n_head = static_cast<int>(config_.n_head), n_kv = static_cast<int>(config_.n_head_kv);
   const int64_t q_dim = n_head * hd, kv_dim = n_kv * hd;
   RmsNorm(s_.x.data(), L.attn_norm, config_.rms_eps, n, config_.n_embd, s_.h.data());
-  Project(L.wq, s_.h.data(), n, s_.q.data(), pool);
-  Project(L.wk, s_.h.data(), n, s_.k.data(), pool);
-  Project(L.wv, s_.h.data(), n, s_.v.data(), pool);
+  const MatMulJob qkv[] = {{L.wq, s_.q.data(), q_dim}, {L.wk, s_.k.data(), kv_dim}, {L.wv, s_.v.data(), kv_dim}};
+  MatMulMany(kernels_, qkv, s_.h.data(), n, &s_.matmul, pool);
   AddBias(L.bq, n, q_dim, s_.q.data());
   AddBias(L.bk, n, kv_dim, s_.k.data());
   AddBias(L.bv, n, kv_dim, s_.v.data());
@@ -163,9 +160,7 @@ void LlamaModel::AttentionBlock(const LlamaLayer& L, int layer, const ForwardBat
 
 void LlamaModel::FeedForwardBlock(const LlamaLayer& L, int64_t n, ThreadPool* pool) {
   RmsNorm(s_.x.data(), L.ffn_norm, config_.rms_eps, n, config_.n_embd, s_.h.data());
-  Project(L.w_gate, s_.h.data(), n, s_.gate.data(), pool);
-  Project(L.w_up, s_.h.data(), n, s_.up.data(), pool);
-  SiluMul(s_.gate.data(), s_.up.data(), n * config_.n_ff, s_.gate.data());
+  MatMulSiluGate(kernels_, L.w_gate, L.w_up, s_.h.data(), n, s_.gate.data(), config_.n_ff, &s_.matmul, pool);
   Project(L.w_down, s_.gate.data(), n, s_.h.data(), pool);
   AddInPlace(s_.h.data(), n * config_.n_embd, s_.x.data());
 }
@@ -188,7 +183,8 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool*
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, const KernelTable& kernels) {
+StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, const KernelTable& kernels,
+                                                 const ModelOptions& options) {
   TF_ASSIGN_OR_RETURN(std::string arch, file.GetString("general.architecture"));
   const RopeStyle style = arch == "llama" ? RopeStyle::kAdjacentPairs : RopeStyle::kHalves;
   TF_ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(file, style));
@@ -200,7 +196,7 @@ StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, cons
   if (embd == nullptr) return NotFoundError("tensor token_embd.weight is missing");
   config.n_vocab = embd->ne[1];
   auto model = std::make_unique<LlamaModel>(std::move(config), kernels);
-  WeightLoader loader(file, kernels);
+  WeightLoader loader(file, kernels, model->mutable_arena(), options.pack_weights);
   TF_RETURN_IF_ERROR(model->Load(&loader));
   return std::unique_ptr<Model>(std::move(model));
 }

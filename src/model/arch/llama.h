@@ -11,6 +11,7 @@
 
 namespace tf {
 
-StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, const KernelTable& kernels);
+StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, const KernelTable& kernels,
+                                                 const ModelOptions& options);
 
 }  // namespace tf

@@ -1,0 +1,159 @@
+// AVX2 matrix kernels over packed Q4_0/Q8_0 weights (tensor/packed_blocks.h)
+// and the BlockQ8S activation quantizer they read.
+//
+// Per 8-row group and block column, each of the 8 four-weight chunks meets a
+// broadcast of the 4 matching activation bytes in one maddubs; lane r of
+// the int32 result is row r's partial dot, so one conversion and one FMA per
+// block serve all 8 rows. Up to kTile tokens share one unpacking of the
+// weights; decode (one token) streams each weight byte exactly once.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/avx2/avx2_common.h"
+#include "kernels/avx2/avx2_kernels.h"
+#include "tensor/float16.h"
+#include "tensor/packed_blocks.h"
+
+namespace tf::avx2 {
+namespace {
+
+constexpr int kTile = 4;  // tokens per pass over a group's weights
+
+inline __m256i Broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+template <int T>
+void Q4_0x8Tile(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+    __m256i q[8];  // q[g]: weights 4g..4g+3 of each row, 0..15
+    for (int j = 0; j < 4; ++j) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * j));
+      q[j] = _mm256_and_si256(raw, mask);
+      q[j + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+    }
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8S& xb = x[t][b];
+      // |pair| <= 2 * 15 * 127, so 8 pairs still fit int16.
+      __m256i s16 = _mm256_maddubs_epi16(q[0], Broadcast4(xb.qs));
+      for (int g = 1; g < 8; ++g) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(q[g], Broadcast4(xb.qs + 4 * g)));
+      const __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * xb.sum));
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(s32), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
+}
+
+template <int T>
+void Q8_0x8Tile(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8S& xb = x[t][b];
+      __m256i s32 = _mm256_setzero_si256();
+      for (int g = 0; g < 8; ++g) {
+        // maddubs wants one unsigned operand: |x| against w carrying x's sign.
+        const __m256i xv = Broadcast4(xb.qs + 4 * g);
+        const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * g));
+        const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wq, xv));
+        s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(pairs, ones));
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(s32), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
+}
+
+// Runs Tile<1..kTile> over every group and token.
+template <typename Block, template <int> class Tile>
+void PackedGemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride) {
+  const int64_t n_blocks = k / 32;
+  const BlockQ8S* x[kTile];
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const auto* wg = reinterpret_cast<const Block*>(w) + g * n_blocks;
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {
+      const int count = static_cast<int>(std::min<int64_t>(kTile, n_tokens - t0));
+      for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
+      float* out = y + t0 * y_stride + g * kPackRows;
+      switch (count) {
+        case 4: Tile<4>::Run(n_blocks, wg, x, out, y_stride); break;
+        case 3: Tile<3>::Run(n_blocks, wg, x, out, y_stride); break;
+        case 2: Tile<2>::Run(n_blocks, wg, x, out, y_stride); break;
+        default: Tile<1>::Run(n_blocks, wg, x, out, y_stride); break;
+      }
+    }
+  }
+}
+
+template <int T>
+struct Q4Tile {
+  static void Run(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* const* x, float* y, int64_t s) {
+    Q4_0x8Tile<T>(nb, w, x, y, s);
+  }
+};
+template <int T>
+struct Q8Tile {
+  static void Run(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t s) {
+    Q8_0x8Tile<T>(nb, w, x, y, s);
+  }
+};
+
+}  // namespace
+
+void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride) {
+  PackedGemm<BlockQ4_0x8, Q4Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
+}
+
+void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride) {
+  PackedGemm<BlockQ8_0x8, Q8Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
+}
+
+// Same values as the scalar QuantizeRowQ8S: x * (1 / d) rounded to nearest
+// even (the default rounding mode, as lrintf), d rounded through fp16.
+void QuantizeQ8S(const float* x, void* y, int64_t n) {
+  auto* out = static_cast<BlockQ8S*>(y);
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int j = 0; j < 4; ++j) {
+      v[j] = _mm256_loadu_ps(x + 8 * j);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_bit, v[j]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out[i].d = Fp16ToFloat(FloatToFp16(d));
+    const __m256 scale = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int j = 0; j < 4; ++j) q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], scale));
+    const __m256i sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum32), _mm256_extracti128_si256(sum32, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    out[i].sum = _mm_cvtsi128_si32(s);
+    // packs interleave 128-bit lanes; the permute restores element order.
+    const __m256i lo = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i hi = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(lo, hi), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].qs), bytes);
+  }
+}
+
+}  // namespace tf::avx2
