@@ -58,6 +58,22 @@ class ThreadPool {
     });
   }
 
+  // Calls fn(item, thread_index) for every item in [0, n); threads claim
+  // items one at a time as they finish, so uneven items still end together
+  // (order items heaviest first for the best balance).
+  template <typename Fn>
+  void ParallelForDynamic(int64_t n, Fn&& fn) {
+    if (n <= 0) return;
+    if (num_threads_ == 1 || n == 1) {
+      for (int64_t i = 0; i < n; ++i) fn(i, 0);
+      return;
+    }
+    std::atomic<int64_t> next{0};
+    Run([&](int index) {
+      for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i, index);
+    });
+  }
+
  private:
   using JobFn = void (*)(void* ctx, int index);
   void RunImpl(JobFn fn, void* ctx);

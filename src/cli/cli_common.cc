@@ -21,11 +21,11 @@ StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return ss.str();
 }
 
-StatusOr<LoadedModel> OpenModel(const std::string& path) {
+StatusOr<LoadedModel> OpenModel(const std::string& path, const ModelOptions& options) {
   LoadedModel m;
   TF_ASSIGN_OR_RETURN(m.file, GgufFile::Open(path));
   TF_ASSIGN_OR_RETURN(m.tokenizer, Tokenizer::FromGguf(*m.file));
-  auto model = LoadModel(*m.file, ModelOptions{});
+  auto model = LoadModel(*m.file, options);
   if (!model.ok()) return model.status().WithContext(path);
   m.model = std::move(model).value();
   if (m.tokenizer->vocab().size() > m.model->config().n_vocab) {

@@ -21,7 +21,7 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Model> model;
 };
-StatusOr<LoadedModel> OpenModel(const std::string& path);
+StatusOr<LoadedModel> OpenModel(const std::string& path, const ModelOptions& options = ModelOptions{});
 
 int ResolveThreads(int requested);
 

@@ -59,7 +59,9 @@ void PrintVocab(const GgufFile& f) {
 }
 
 void PrintModel(const GgufFile& f) {
-  auto model = LoadModel(f, ModelOptions{});
+  ModelOptions options;
+  options.pack_weights = false;  // info only reads shapes and sizes
+  auto model = LoadModel(f, options);
   if (!model.ok()) {
     fmt::print("model:         not loadable: {}\n", model.status().message());
     return;

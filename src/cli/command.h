@@ -27,5 +27,6 @@ CommandFn RegisterGenerateCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterInfoCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterSynthCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterChatTemplateCommand(CLI::App* app, const GlobalOptions* global);
+CommandFn RegisterBenchCommand(CLI::App* app, const GlobalOptions* global);
 
 }  // namespace tf

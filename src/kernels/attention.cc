@@ -1,38 +1,73 @@
 #include "kernels/attention.h"
 
-#include <cstring>
+#include <algorithm>
 #include <vector>
 
 #include "base/check.h"
-#include "kernels/kv_row_math.h"
-#include "kernels/ops.h"
+#include "kernels/flash_attention.h"
 
 namespace tf {
+namespace {
+
+// Query rows per FlashAttend call: enough to reuse each loaded key block
+// many times, few enough that scores and outputs stay in L1/L2.
+constexpr int kMaxRows = 64;
+
+struct Item {
+  int kv_head;
+  int64_t t0, t1;  // query tokens
+};
+
+// One (KV head, token tile) work item per call, the last (longest-context)
+// tiles first so dynamic scheduling balances the causal triangle.
+std::vector<Item> MakeItems(const AttentionShape& s, int64_t n_query) {
+  const int group = s.n_head / s.n_kv_head;
+  const int64_t tile = std::max<int64_t>(1, kMaxRows / group);
+  std::vector<Item> items;
+  for (int64_t t1 = n_query; t1 > 0; t1 -= tile) {
+    for (int g = 0; g < s.n_kv_head; ++g) items.push_back({g, std::max<int64_t>(0, t1 - tile), t1});
+  }
+  return items;
+}
+
+struct ThreadBuffers {
+  FlashScratch flash;
+  std::vector<float> q, out;
+  std::vector<int64_t> last_pos;
+};
+
+}  // namespace
 
 void CausalAttention(const KernelTable& kernels, const AttentionShape& s, const float* q, int64_t n_query,
-                     int64_t start_pos, std::span<const void* const> k_rows,
-                     std::span<const void* const> v_rows, float* out, ThreadPool* pool) {
-  const KvRowMath rows(kernels, s.kv_type);
+                     int64_t start_pos, std::span<const void* const> k_rows, std::span<const void* const> v_rows,
+                     float* out, ThreadPool* pool) {
   TF_CHECK(static_cast<int64_t>(k_rows.size()) >= start_pos + n_query) << "attention: KV shorter than query";
   const int group = s.n_head / s.n_kv_head;
-  const int64_t n_items = n_query * s.n_head;
-  pool->ParallelFor(n_items, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(start_pos + n_query));
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / s.n_head;
-      const int h = static_cast<int>(item % s.n_head);
-      const int kv_head = h / group;
-      const float* qh = q + t * s.q_stride + static_cast<int64_t>(h) * s.head_dim_qk;
-      const int64_t n_ctx = start_pos + t + 1;
-      for (int64_t p = 0; p < n_ctx; ++p) {
-        scores[p] = rows.Dot(s.head_dim_qk, qh, rows.Advance(k_rows[p], kv_head * s.k_head_stride)) * s.scale;
-      }
-      Softmax(scores.data(), n_ctx);
-      float* oh = out + t * s.out_stride + static_cast<int64_t>(h) * s.head_dim_v;
-      std::memset(oh, 0, sizeof(float) * s.head_dim_v);
-      for (int64_t p = 0; p < n_ctx; ++p) {
-        rows.Axpy(s.head_dim_v, scores[p], rows.Advance(v_rows[p], kv_head * s.v_head_stride), oh);
-      }
+  const std::vector<Item> items = MakeItems(s, n_query);
+  std::vector<ThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
+  pool->ParallelForDynamic(static_cast<int64_t>(items.size()), [&](int64_t index, int thread) {
+    const Item& it = items[index];
+    ThreadBuffers& b = buffers[thread];
+    const int n_rows = static_cast<int>((it.t1 - it.t0) * group);
+    b.q.resize(static_cast<size_t>(n_rows) * s.head_dim_qk);
+    b.out.resize(static_cast<size_t>(n_rows) * s.head_dim_v);
+    b.last_pos.resize(static_cast<size_t>(n_rows));
+    // Row r = (token t0 + r / group, query head kv_head * group + r % group).
+    for (int r = 0; r < n_rows; ++r) {
+      const int64_t t = it.t0 + r / group;
+      const int h = it.kv_head * group + r % group;
+      std::copy_n(q + t * s.q_stride + static_cast<int64_t>(h) * s.head_dim_qk, s.head_dim_qk,
+                  b.q.data() + static_cast<size_t>(r) * s.head_dim_qk);
+      b.last_pos[r] = start_pos + t;
+    }
+    FlashKv kv{k_rows, v_rows, it.kv_head * s.k_head_stride, it.kv_head * s.v_head_stride, s.kv_type,
+               s.head_dim_qk, s.head_dim_v, s.scale};
+    FlashAttend(kernels, kv, {b.q.data(), n_rows, b.last_pos.data(), b.out.data()}, &b.flash);
+    for (int r = 0; r < n_rows; ++r) {
+      const int64_t t = it.t0 + r / group;
+      const int h = it.kv_head * group + r % group;
+      std::copy_n(b.out.data() + static_cast<size_t>(r) * s.head_dim_v, s.head_dim_v,
+                  out + t * s.out_stride + static_cast<int64_t>(h) * s.head_dim_v);
     }
   });
 }

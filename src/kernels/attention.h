@@ -20,7 +20,7 @@ struct AttentionShape {
   int head_dim_v = 0;    // dims of v per head
   int64_t q_stride = 0;  // floats between query rows (tokens)
   int64_t out_stride = 0;
-  int64_t k_head_stride = 0;  // floats between KV heads within a key row
+  int64_t k_head_stride = 0;  // elements from one KV head's key to the next (same position)
   int64_t v_head_stride = 0;
   float scale = 1.0f;    // applied to q.k
   DType kv_type = DType::kF32;  // element type of the cached rows

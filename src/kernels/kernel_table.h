@@ -51,6 +51,18 @@ struct KernelTable {
   float (*dot_f32_bf16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_bf16)(int64_t n, float a, const uint16_t* x, float* y) = nullptr;
 
+  // C[m x n] = A[m x k] * B[k x n] (or C += with accumulate), row-major
+  // with leading dimensions lda/ldb/ldc: attention's score and value steps.
+  void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                float* c, int64_t ldc, bool accumulate) = nullptr;
+
+  // Machine-limit probes for `tokenfab bench`: `iters` rounds of this ISA's
+  // widest int8 multiply-accumulate / fp32 FMA (returning the operations
+  // done, 2 per multiply-add), and a streaming read of n bytes.
+  double (*probe_int8_ops)(int64_t iters) = nullptr;
+  double (*probe_fp32_ops)(int64_t iters) = nullptr;
+  uint64_t (*probe_read)(const uint8_t* p, size_t n) = nullptr;
+
   const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
   bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }
   PackedGemmFn PackedGemm(DType type) const { return packed_gemm[static_cast<size_t>(type)]; }

@@ -14,6 +14,7 @@ constexpr int64_t kUnitRows = 8;     // rows are dealt in whole packed groups
 constexpr int64_t kTokenChunk = 32;  // tokens whose activations stay in L2 together
 constexpr int64_t kTokenTile = 16;   // tokens per weight row in the unpacked path
 constexpr int kChunksPerThread = 4;  // enough chunks that threads end together
+constexpr size_t kChunkBytes = 256 << 10;  // weights per chunk when tokens reuse them
 
 // A weight ready to compute: its kernel and its activations.
 struct PreparedWeight {
@@ -102,11 +103,15 @@ struct RowChunk {
 };
 
 // Splits every job's rows into chunks of whole units, about
-// kChunksPerThread per thread overall.
-std::vector<RowChunk> MakeChunks(std::span<const int64_t> rows_per_job, int num_threads) {
+// kChunksPerThread per thread overall; with several tokens, also small
+// enough (kChunkBytes) that a chunk's weights stay in L2 while every token
+// chunk passes over them.
+std::vector<RowChunk> MakeChunks(std::span<const int64_t> rows_per_job, size_t unit_bytes, int64_t n_tokens,
+                                 int num_threads) {
   int64_t total_units = 0;
   for (int64_t rows : rows_per_job) total_units += (rows + kUnitRows - 1) / kUnitRows;
-  const int64_t chunk_units = std::max<int64_t>(1, total_units / (num_threads * kChunksPerThread));
+  int64_t chunk_units = std::max<int64_t>(1, total_units / (num_threads * kChunksPerThread));
+  if (n_tokens > 1) chunk_units = std::clamp<int64_t>(kChunkBytes / std::max<size_t>(unit_bytes, 1), 1, chunk_units);
   std::vector<RowChunk> chunks;
   for (size_t j = 0; j < rows_per_job.size(); ++j) {
     for (int64_t r0 = 0; r0 < rows_per_job[j]; r0 += chunk_units * kUnitRows) {
@@ -155,7 +160,8 @@ void MatMulMany(const KernelTable& kernels, std::span<const MatMulJob> jobs, con
     prepared.push_back(Prepare(kernels, job.w, x, n_tokens, scratch, pool));
     rows.push_back(job.w.ne[1]);
   }
-  const std::vector<RowChunk> chunks = MakeChunks(rows, pool->num_threads());
+  const size_t unit_bytes = jobs[0].w.row_bytes() * kUnitRows;
+  const std::vector<RowChunk> chunks = MakeChunks(rows, unit_bytes, n_tokens, pool->num_threads());
   ForEachChunk(chunks, pool, [&](int, const RowChunk& c) {
     const MatMulJob& job = jobs[c.job];
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
@@ -173,7 +179,8 @@ void MatMulSiluGate(const KernelTable& kernels, const TensorView& gate, const Te
   const PreparedWeight pg = Prepare(kernels, gate, x, n_tokens, scratch, pool);
   const PreparedWeight pu = Prepare(kernels, up, x, n_tokens, scratch, pool);
   const int64_t rows[1] = {gate.ne[1]};
-  const std::vector<RowChunk> chunks = MakeChunks(rows, pool->num_threads());
+  // Gate and up rows are computed together, so a chunk holds twice the bytes.
+  const std::vector<RowChunk> chunks = MakeChunks(rows, 2 * gate.row_bytes() * kUnitRows, n_tokens, pool->num_threads());
   int64_t max_rows = 0;
   for (const RowChunk& c : chunks) max_rows = std::max(max_rows, c.r1 - c.r0);
   scratch->tiles.resize(static_cast<size_t>(pool->num_threads()));

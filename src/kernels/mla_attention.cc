@@ -1,36 +1,79 @@
 #include "kernels/mla_attention.h"
 
-#include <cstring>
+#include <algorithm>
 #include <vector>
 
 #include "base/check.h"
-#include "kernels/kv_row_math.h"
-#include "kernels/ops.h"
+#include "kernels/flash_attention.h"
 
 namespace tf {
+namespace {
+
+constexpr int kMaxRows = 64;  // query rows per FlashAttend call
+
+struct Item {
+  int64_t t0, t1;  // query tokens
+  int h0, h1;      // heads
+};
+
+// Every head reads the same latent rows, so rows group tokens x heads.
+// Heads are split further when there are too few items to keep every
+// thread busy (decode: one token).
+std::vector<Item> MakeItems(const MlaShape& s, int64_t n_query, int num_threads) {
+  int head_chunk = std::min(s.n_head, kMaxRows);
+  const int64_t token_tile = std::max<int64_t>(1, kMaxRows / head_chunk);
+  const int64_t n_tiles = (n_query + token_tile - 1) / token_tile;
+  const int64_t heads_wanted = (2 * num_threads + n_tiles - 1) / n_tiles;  // chunks per tile for >= 2 items per thread
+  if (heads_wanted > 1) head_chunk = std::max(1, static_cast<int>((s.n_head + heads_wanted - 1) / heads_wanted));
+  std::vector<Item> items;
+  for (int64_t t1 = n_query; t1 > 0; t1 -= token_tile) {
+    for (int h0 = 0; h0 < s.n_head; h0 += head_chunk) {
+      items.push_back({std::max<int64_t>(0, t1 - token_tile), t1, h0, std::min(s.n_head, h0 + head_chunk)});
+    }
+  }
+  return items;
+}
+
+struct ThreadBuffers {
+  FlashScratch flash;
+  std::vector<float> q, out;
+  std::vector<int64_t> last_pos;
+};
+
+}  // namespace
 
 void MlaAttention(const KernelTable& kernels, const MlaShape& s, const float* q_latent, const float* q_rope,
                   int64_t n_query, int64_t start_pos, std::span<const void* const> kv_rows, float* out,
                   ThreadPool* pool) {
-  const KvRowMath rows(kernels, s.kv_type);
   TF_CHECK(static_cast<int64_t>(kv_rows.size()) >= start_pos + n_query) << "MLA: KV shorter than query";
-  const int64_t n_items = n_query * s.n_head;
-  pool->ParallelFor(n_items, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(start_pos + n_query));
-    for (int64_t item = begin; item < end; ++item) {
-      const int h = static_cast<int>(item % s.n_head);
-      const int64_t t = item / s.n_head;
-      const float* ql = q_latent + h * s.latent_head_stride + t * s.kv_lora;
-      const float* qr = q_rope + t * s.q_rope_token_stride + h * s.q_rope_head_stride;
-      const int64_t n_ctx = start_pos + t + 1;
-      for (int64_t p = 0; p < n_ctx; ++p) {
-        const void* row = kv_rows[p];
-        scores[p] = (rows.Dot(s.kv_lora, ql, row) + rows.Dot(s.n_rot, qr, rows.Advance(row, s.kv_lora))) * s.scale;
-      }
-      Softmax(scores.data(), n_ctx);
-      float* o = out + h * s.latent_head_stride + t * s.kv_lora;
-      std::memset(o, 0, sizeof(float) * s.kv_lora);
-      for (int64_t p = 0; p < n_ctx; ++p) rows.Axpy(s.kv_lora, scores[p], kv_rows[p], o);
+  const int dim_qk = s.kv_lora + s.n_rot;
+  const std::vector<Item> items = MakeItems(s, n_query, pool->num_threads());
+  std::vector<ThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
+  pool->ParallelForDynamic(static_cast<int64_t>(items.size()), [&](int64_t index, int thread) {
+    const Item& it = items[index];
+    ThreadBuffers& b = buffers[thread];
+    const int heads = it.h1 - it.h0;
+    const int n_rows = static_cast<int>((it.t1 - it.t0) * heads);
+    b.q.resize(static_cast<size_t>(n_rows) * dim_qk);
+    b.out.resize(static_cast<size_t>(n_rows) * s.kv_lora);
+    b.last_pos.resize(static_cast<size_t>(n_rows));
+    // Row r = (token t0 + r / heads, head h0 + r % heads): [q_latent ; q_rope],
+    // matching the cached row [c ; k_rope].
+    for (int r = 0; r < n_rows; ++r) {
+      const int64_t t = it.t0 + r / heads;
+      const int h = it.h0 + r % heads;
+      float* row = b.q.data() + static_cast<size_t>(r) * dim_qk;
+      std::copy_n(q_latent + h * s.latent_head_stride + t * s.kv_lora, s.kv_lora, row);
+      std::copy_n(q_rope + t * s.q_rope_token_stride + h * s.q_rope_head_stride, s.n_rot, row + s.kv_lora);
+      b.last_pos[r] = start_pos + t;
+    }
+    FlashKv kv{kv_rows, kv_rows, 0, 0, s.kv_type, dim_qk, s.kv_lora, s.scale};
+    FlashAttend(kernels, kv, {b.q.data(), n_rows, b.last_pos.data(), b.out.data()}, &b.flash);
+    for (int r = 0; r < n_rows; ++r) {
+      const int64_t t = it.t0 + r / heads;
+      const int h = it.h0 + r % heads;
+      std::copy_n(b.out.data() + static_cast<size_t>(r) * s.kv_lora, s.kv_lora,
+                  out + h * s.latent_head_stride + t * s.kv_lora);
     }
   });
 }

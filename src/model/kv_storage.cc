@@ -20,6 +20,10 @@ StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, D
   if (!IsKvType(type)) {
     return InvalidArgumentError(fmt::format("KV cache type {}: supported are f32 and bf16", DTypeName(type)));
   }
+  if (layout.n_segments <= 0 || layout.k_row % layout.n_segments != 0 || layout.v_row % layout.n_segments != 0) {
+    return InvalidArgumentError(fmt::format("KV layout: rows of {} + {} elements do not split into {} segments",
+                                            layout.k_row, layout.v_row, layout.n_segments));
+  }
   if (block_size <= 0 || num_blocks <= 0) {
     return InvalidArgumentError(fmt::format("KV cache: {} blocks of {} tokens", num_blocks, block_size));
   }
@@ -54,12 +58,21 @@ void KvStorage::Store(uint8_t* dst, const float* src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = FloatToBf16(src[i]);
 }
 
+void KvStorage::StoreSegments(const void* first, const float* src, int64_t segment, int64_t segment_stride) {
+  // The storage is ours; the row accessors hand out const pointers.
+  uint8_t* dst = static_cast<uint8_t*>(const_cast<void*>(first));
+  for (int s = 0; s < layout_.n_segments; ++s) {
+    Store(dst + static_cast<size_t>(s) * segment_stride * element_bytes_, src + s * segment, segment);
+  }
+}
+
 void KvStorage::StoreKey(int layer, int32_t block, int slot, const float* key) {
-  Store(data_.data() + Offset(layer, block, slot), key, layout_.k_row);
+  StoreSegments(KeyRow(layer, block, slot), key, KeySegment(), k_segment_stride());
 }
 
 void KvStorage::StoreValue(int layer, int32_t block, int slot, const float* value) {
-  Store(data_.data() + Offset(layer, block, slot) + layout_.k_row * element_bytes_, value, layout_.v_row);
+  if (layout_.v_row == 0) return;
+  StoreSegments(ValueRow(layer, block, slot), value, ValueSegment(), v_segment_stride());
 }
 
 }  // namespace tf

@@ -15,11 +15,15 @@
 
 namespace tf {
 
-// Elements a model keeps per token and layer.
+// Elements a model keeps per token and layer. Rows split into n_segments
+// equal segments (one per KV head) are stored segment-major inside a block:
+// [segment][slot][elements], so one head's keys for a whole block are one
+// contiguous run that attention streams through.
 struct KvLayout {
   int n_layer = 0;
   int64_t k_row = 0;  // key row (or the MLA latent + rotary key)
   int64_t v_row = 0;  // value row; 0 when the model keeps only one row (MLA)
+  int n_segments = 1; // KV heads; k_row and v_row are multiples of it
   size_t bytes_per_token(DType type) const {
     return static_cast<size_t>(n_layer) * static_cast<size_t>(k_row + v_row) * (type == DType::kBF16 ? 2 : 4);
   }
@@ -39,21 +43,31 @@ class KvStorage {
   int64_t num_blocks() const { return num_blocks_; }
   size_t bytes() const { return data_.size(); }
 
-  // Rows in the cache's element type.
-  const void* KeyRow(int layer, int32_t block, int slot) const { return data_.data() + Offset(layer, block, slot); }
-  const void* ValueRow(int layer, int32_t block, int slot) const {
-    return data_.data() + Offset(layer, block, slot) + layout_.k_row * element_bytes_;
+  // A slot's first key / value segment, in the cache's element type.
+  // Segment s of the same slot is s * k_segment_stride() (v_...) elements on.
+  const void* KeyRow(int layer, int32_t block, int slot) const {
+    return data_.data() + BlockOffset(layer, block) + static_cast<size_t>(slot) * KeySegment() * element_bytes_;
   }
+  const void* ValueRow(int layer, int32_t block, int slot) const {
+    return data_.data() + BlockOffset(layer, block) + static_cast<size_t>(block_size_) * layout_.k_row * element_bytes_ +
+           static_cast<size_t>(slot) * ValueSegment() * element_bytes_;
+  }
+  int64_t k_segment_stride() const { return block_size_ * KeySegment(); }
+  int64_t v_segment_stride() const { return block_size_ * ValueSegment(); }
   // Stores float32 rows, converting to the cache's type.
   void StoreKey(int layer, int32_t block, int slot, const float* key);
   void StoreValue(int layer, int32_t block, int slot, const float* value);
 
  private:
   KvStorage(const KvLayout& layout, DType type, int block_size, int64_t num_blocks);
-  size_t Offset(int layer, int32_t block, int slot) const {
-    const size_t row_bytes = static_cast<size_t>(layout_.k_row + layout_.v_row) * element_bytes_;
-    return ((static_cast<size_t>(layer) * num_blocks_ + block) * block_size_ + slot) * row_bytes;
+  int64_t KeySegment() const { return layout_.k_row / layout_.n_segments; }
+  int64_t ValueSegment() const { return layout_.v_row / layout_.n_segments; }
+  size_t BlockOffset(int layer, int32_t block) const {
+    const size_t block_bytes = static_cast<size_t>(layout_.k_row + layout_.v_row) * element_bytes_ * block_size_;
+    return (static_cast<size_t>(layer) * num_blocks_ + block) * block_bytes;
   }
+  // Writes a row's segments, `segment_stride` elements apart.
+  void StoreSegments(const void* first, const float* src, int64_t segment, int64_t segment_stride);
   void Store(uint8_t* dst, const float* src, int64_t n);
   KvLayout layout_;
   DType type_;

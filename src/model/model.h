@@ -27,6 +27,11 @@ class Model {
   // Bytes of weights one decoded token reads (all of them, for dense models;
   // only the routed experts it uses, for mixture-of-experts models).
   virtual size_t weight_bytes() const = 0;
+  // Multiply-adds of the matrix products one token costs (like weight_bytes:
+  // only the experts a token uses), and of attention per cached position it
+  // attends to. The arithmetic side of the roofline.
+  virtual double matmul_macs_per_token() const = 0;
+  virtual double attention_macs_per_position() const = 0;
   // Architecture-specific facts for `tokenfab info` (empty if none).
   virtual std::string ArchSummary() const { return ""; }
 

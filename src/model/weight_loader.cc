@@ -44,6 +44,7 @@ StatusOr<TensorView> WeightLoader::Matrix(const std::string& name, std::vector<i
                                           name, DTypeName(view.type)));
   }
   if (pack_weights_) TF_RETURN_IF_ERROR(Pack(&view));
+  matrix_elements_ += view.num_elements();
   return view;
 }
 

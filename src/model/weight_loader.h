@@ -41,6 +41,8 @@ class WeightLoader {
   bool Has(const std::string& name) const;
   // Bytes of every tensor fetched so far (the model's weight footprint).
   size_t bytes_used() const { return bytes_used_; }
+  // Elements of the matrices fetched so far (Matrix/OptionalMatrix only).
+  int64_t matrix_elements() const { return matrix_elements_; }
 
  private:
   StatusOr<TensorView> Fetch(const std::string& name, const std::vector<int64_t>& ne);
@@ -50,6 +52,7 @@ class WeightLoader {
   WeightArena* arena_;
   bool pack_weights_;
   size_t bytes_used_ = 0;
+  int64_t matrix_elements_ = 0;
 };
 
 }  // namespace tf

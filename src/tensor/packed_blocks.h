@@ -37,11 +37,12 @@ struct BlockQ8_0x8 {
 };
 
 // Activation block for the packed kernels: Q8_0's values (same rounding,
-// same fp16-rounded scale) with the scale widened to float and the sum of
-// the values, which turns Q4_0's "- 8" into one integer subtraction.
+// same fp16-rounded scale) with the scale widened to float, and
+// d_sum8 = 8 * d * sum(qs), which folds Q4_0's "- 8" into the one FMA that
+// scales the block (exact in float: d has 11 significant bits, |sum| < 2^12).
 struct BlockQ8S {
   float d;
-  int32_t sum;
+  float d_sum8;
   int8_t qs[kQK8_0];
 };
 

@@ -94,7 +94,7 @@ void QuantizeRowQ8S(const float* x, void* y, int64_t n) {
       out[i].qs[j] = static_cast<int8_t>(std::lrintf(x[j] * id));
       sum += out[i].qs[j];
     }
-    out[i].sum = sum;
+    out[i].d_sum8 = 8.0f * out[i].d * static_cast<float>(sum);
   }
 }
 

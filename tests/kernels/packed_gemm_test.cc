@@ -96,7 +96,7 @@ TEST_P(PackedGemmTest, QuantizeQ8SMatchesQ8_0Values) {
       ASSERT_EQ(q8s[b].qs[j], q8_0[b].qs[j]) << "block " << b << " value " << j;
       sum += q8_0[b].qs[j];
     }
-    EXPECT_EQ(q8s[b].sum, sum) << "block " << b;
+    EXPECT_EQ(q8s[b].d_sum8, 8.0f * q8s[b].d * static_cast<float>(sum)) << "block " << b;
     EXPECT_EQ(q8s[b].d, Fp16ToFloat(q8_0[b].d)) << "block " << b;
   }
 }

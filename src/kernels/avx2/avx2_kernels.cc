@@ -16,6 +16,10 @@ void FillAvx2Kernels(KernelTable* t) {
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx2::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx2::GemmQ8_0x8;
   t->quantize_q8s = avx2::QuantizeQ8S;
+  t->probe_int8_ops = avx2::ProbeInt8Ops;
+  t->probe_fp32_ops = avx2::ProbeFp32Ops;
+  t->probe_read = avx2::ProbeRead;
+  t->sgemm = avx2::Sgemm;
   t->dot_f32 = avx2::DotF32Plain;
   t->axpy_f32 = avx2::AxpyF32;
   t->dot_f32_bf16 = avx2::DotF32Bf16;

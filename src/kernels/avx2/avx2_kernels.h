@@ -18,6 +18,11 @@ void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride);
 void QuantizeQ8S(const float* x, void* y, int64_t n);
+double ProbeInt8Ops(int64_t iters);
+double ProbeFp32Ops(int64_t iters);
+uint64_t ProbeRead(const uint8_t* p, size_t n);
+void Sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+           int64_t ldc, bool accumulate);
 float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);

@@ -25,6 +25,11 @@ inline __m256i Broadcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// Weights are unpacked one 32-byte chunk (two 4-weight groups) at a time
+// and met by every token of the tile, so only the int16 partial sums of the
+// T tokens stay live. |pair| <= 2 * 15 * 127, so 8 pairs still fit int16.
+// The block then costs madd, convert, FMA (folding Q4_0's "- 8" via
+// d_sum8) and FMA per token.
 template <int T>
 void Q4_0x8Tile(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
   const __m256i mask = _mm256_set1_epi8(0x0F);
@@ -32,23 +37,56 @@ void Q4_0x8Tile(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* x
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
-    __m256i q[8];  // q[g]: weights 4g..4g+3 of each row, 0..15
+    __m256i s16[T];
     for (int j = 0; j < 4; ++j) {
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * j));
-      q[j] = _mm256_and_si256(raw, mask);
-      q[j + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+      const __m256i lo = _mm256_and_si256(raw, mask);                          // weights 4j..4j+3
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);    // weights 4j+16..4j+19
+      for (int t = 0; t < T; ++t) {
+        const int8_t* xq = x[t][b].qs;
+        const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, Broadcast4(xq + 4 * j)),
+                                           _mm256_maddubs_epi16(hi, Broadcast4(xq + 4 * j + 16)));
+        s16[t] = j == 0 ? p : _mm256_add_epi16(s16[t], p);
+      }
     }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
     for (int t = 0; t < T; ++t) {
-      const BlockQ8S& xb = x[t][b];
-      // |pair| <= 2 * 15 * 127, so 8 pairs still fit int16.
-      __m256i s16 = _mm256_maddubs_epi16(q[0], Broadcast4(xb.qs));
-      for (int g = 1; g < 8; ++g) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(q[g], Broadcast4(xb.qs + 4 * g)));
-      const __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * xb.sum));
-      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(s32), acc[t]);
+      const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[t], ones));
+      const __m256 v = _mm256_fmsub_ps(dot, _mm256_broadcast_ss(&x[t][b].d), _mm256_broadcast_ss(&x[t][b].d_sum8));
+      acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
+}
+
+// Decode (one token): two groups (16 rows) per pass give the core two
+// independent streams of work per activation broadcast.
+void Q4_0x8PairOneToken(int64_t n_blocks, const BlockQ4_0x8* wa, const BlockQ4_0x8* wb, const BlockQ8S* x,
+                        float* y) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i sa = _mm256_setzero_si256(), sb = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j) {
+      const __m256i xl = Broadcast4(x[b].qs + 4 * j), xh = Broadcast4(x[b].qs + 4 * j + 16);
+      const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wa[b].qs + 32 * j));
+      const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs + 32 * j));
+      sa = _mm256_add_epi16(sa, _mm256_add_epi16(
+                                    _mm256_maddubs_epi16(_mm256_and_si256(ra, mask), xl),
+                                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(ra, 4), mask), xh)));
+      sb = _mm256_add_epi16(sb, _mm256_add_epi16(
+                                    _mm256_maddubs_epi16(_mm256_and_si256(rb, mask), xl),
+                                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(rb, 4), mask), xh)));
+    }
+    const __m256 xd = _mm256_broadcast_ss(&x[b].d), xs = _mm256_broadcast_ss(&x[b].d_sum8);
+    const __m256 va = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sa, ones)), xd, xs);
+    const __m256 vb = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sb, ones)), xd, xs);
+    acc_a = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wa[b].d))), va, acc_a);
+    acc_b = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].d))), vb, acc_b);
+  }
+  _mm256_storeu_ps(y, acc_a);
+  _mm256_storeu_ps(y + kPackRows, acc_b);
 }
 
 template <int T>
@@ -113,6 +151,17 @@ struct Q8Tile {
 
 void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
+  if (n_tokens == 1) {
+    const int64_t n_blocks = k / 32;
+    const auto* wg = reinterpret_cast<const BlockQ4_0x8*>(w);
+    const auto* x = reinterpret_cast<const BlockQ8S*>(act);
+    int64_t g = 0;
+    for (; g + 2 <= n_groups; g += 2) {
+      Q4_0x8PairOneToken(n_blocks, wg + g * n_blocks, wg + (g + 1) * n_blocks, x, y + g * kPackRows);
+    }
+    if (g < n_groups) Q4_0x8Tile<1>(n_blocks, wg + g * n_blocks, &x, y + g * kPackRows, y_stride);
+    return;
+  }
   PackedGemm<BlockQ4_0x8, Q4Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
@@ -147,7 +196,7 @@ void QuantizeQ8S(const float* x, void* y, int64_t n) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum32), _mm256_extracti128_si256(sum32, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    out[i].sum = _mm_cvtsi128_si32(s);
+    out[i].d_sum8 = 8.0f * out[i].d * static_cast<float>(_mm_cvtsi128_si32(s));
     // packs interleave 128-bit lanes; the permute restores element order.
     const __m256i lo = _mm256_packs_epi32(q[0], q[1]);
     const __m256i hi = _mm256_packs_epi32(q[2], q[3]);

@@ -35,14 +35,16 @@ void Q4_0x8Tile(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* x
     for (int t = 0; t < T; ++t) {
       const BlockQ8S& xb = x[t][b];
       // Two independent chains halve the dpbusd latency on the critical path.
-      __m256i even = _mm256_set1_epi32(-8 * xb.sum);
+      __m256i even = _mm256_setzero_si256();
       __m256i odd = _mm256_setzero_si256();
       for (int g = 0; g < 8; g += 2) {
         even = _mm256_dpbusd_epi32(even, q[g], Broadcast4(xb.qs + 4 * g));
         odd = _mm256_dpbusd_epi32(odd, q[g + 1], Broadcast4(xb.qs + 4 * g + 4));
       }
-      const __m256i s32 = _mm256_add_epi32(even, odd);
-      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(s32), acc[t]);
+      // Q4_0's "- 8" folded into the block's scaling via d_sum8.
+      const __m256 dot = _mm256_cvtepi32_ps(_mm256_add_epi32(even, odd));
+      const __m256 v = _mm256_fmsub_ps(dot, _mm256_set1_ps(xb.d), _mm256_set1_ps(xb.d_sum8));
+      acc[t] = _mm256_fmadd_ps(dw, v, acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);

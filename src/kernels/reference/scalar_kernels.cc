@@ -32,6 +32,10 @@ void FillScalarKernels(KernelTable* t) {
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = reference::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = reference::GemmQ8_0x8;
   t->quantize_q8s = QuantizeRowQ8S;
+  t->probe_int8_ops = reference::ProbeInt8Ops;
+  t->probe_fp32_ops = reference::ProbeFp32Ops;
+  t->probe_read = reference::ProbeRead;
+  t->sgemm = reference::Sgemm;
   t->dot_f32 = reference::DotF32Plain;
   t->axpy_f32 = reference::AxpyF32;
   t->dot_f32_bf16 = reference::DotF32Bf16;

@@ -71,6 +71,11 @@ class Deepseek2Model final : public Model {
     return {static_cast<int>(c_.n_layer_run()), c_.kv_lora_rank + c_.n_rot, 0};
   }
   size_t weight_bytes() const override { return weight_bytes_; }
+  double matmul_macs_per_token() const override { return matmul_macs_; }
+  double attention_macs_per_position() const override {
+    // Absorbed MLA: q against the latent and rotary key, then p against the latent.
+    return static_cast<double>(c_.n_layer_run() * n_head() * (2 * c_.kv_lora_rank + c_.n_rot));
+  }
   std::string ArchSummary() const override;
   Status Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool* pool, float* logits) override;
 
@@ -100,8 +105,10 @@ class Deepseek2Model final : public Model {
   const float* output_norm_ = nullptr;
   std::vector<Deepseek2Layer> layers_;
   size_t weight_bytes_ = 0;
+  double matmul_macs_ = 0;
   std::vector<std::vector<float>> repacked_;  // k_b built from a combined kv_b
   size_t repacked_bytes_ = 0;
+  size_t replaced_bytes_ = 0;  // kv_b key rows, read as the repacked copy instead
   Deepseek2Scratch s_;
 };
 
@@ -147,6 +154,7 @@ TensorView Deepseek2Model::RepackKeyUpProjection(const TensorView& kv_b) {
     }
   }
   repacked_bytes_ += k_b.size() * sizeof(float);
+  replaced_bytes_ += static_cast<size_t>(n_head() * nope) * kv_b.row_bytes();
   TensorView v;
   v.name = "attn_k_b (repacked)";
   v.type = DType::kF32;
@@ -197,11 +205,14 @@ Status Deepseek2Model::Load(WeightLoader* w) {
   // tensors are neither needed nor checked.
   layers_.resize(c_.n_layer_run());
   size_t expert_bytes = 0;
+  int64_t expert_elements = 0;
   for (int64_t i = 0; i < c_.n_layer_run(); ++i) {
     TF_RETURN_IF_ERROR(LoadAttention(w, i, &layers_[i].attn));
     TF_RETURN_IF_ERROR(LoadFeedForward(w, i, &layers_[i]));
     if (layers_[i].moe) {
-      expert_bytes += layers_[i].experts.gate.nbytes + layers_[i].experts.up.nbytes + layers_[i].experts.down.nbytes;
+      const ExpertWeights& e = layers_[i].experts;
+      expert_bytes += e.gate.nbytes + e.up.nbytes + e.down.nbytes;
+      expert_elements += e.gate.num_elements() + e.up.num_elements() + e.down.num_elements();
     }
   }
   // A decoded token reads everything but the embedding table, and of the
@@ -209,6 +220,8 @@ Status Deepseek2Model::Load(WeightLoader* w) {
   const size_t dense_bytes = w->bytes_used() - token_embd_.nbytes - expert_bytes;
   const double used = c_.routing.n_expert > 0 ? double(c_.routing.n_expert_used) / c_.routing.n_expert : 0.0;
   weight_bytes_ = dense_bytes + static_cast<size_t>(static_cast<double>(expert_bytes) * used);
+  weight_bytes_ += repacked_bytes_ - replaced_bytes_;
+  matmul_macs_ = static_cast<double>(w->matrix_elements() - expert_elements) + used * static_cast<double>(expert_elements);
   return Status::Ok();
 }
 

@@ -46,9 +46,14 @@ class LlamaModel final : public Model {
   const ModelConfig& config() const override { return config_; }
   KvLayout kv_layout() const override {
     const int64_t row = config_.n_head_kv * config_.head_dim_k;
-    return {static_cast<int>(config_.n_layer), row, row};
+    return {static_cast<int>(config_.n_layer), row, row, static_cast<int>(config_.n_head_kv)};
   }
   size_t weight_bytes() const override { return weight_bytes_; }
+  double matmul_macs_per_token() const override { return matmul_macs_; }
+  double attention_macs_per_position() const override {
+    // q.k and p.v for every head of every layer.
+    return 2.0 * static_cast<double>(config_.n_layer * config_.n_head * config_.head_dim_k);
+  }
   Status Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool* pool, float* logits) override;
 
  private:
@@ -66,6 +71,7 @@ class LlamaModel final : public Model {
   const float* output_norm_ = nullptr;
   std::vector<LlamaLayer> layers_;
   size_t weight_bytes_ = 0;
+  double matmul_macs_ = 0;
   LlamaScratch s_;
 };
 
@@ -99,6 +105,7 @@ Status LlamaModel::Load(WeightLoader* w) {
   }
   // Per decoded token every weight is read once, the embedding table only a row.
   weight_bytes_ = w->bytes_used() - token_embd_.nbytes;
+  matmul_macs_ = static_cast<double>(w->matrix_elements());
   return Status::Ok();
 }
 
@@ -140,7 +147,8 @@ void LlamaModel::AttentionBlock(const LlamaLayer& L, int layer, const ForwardBat
   shape.n_kv_head = n_kv;
   shape.head_dim_qk = shape.head_dim_v = hd;
   shape.q_stride = shape.out_stride = q_dim;
-  shape.k_head_stride = shape.v_head_stride = hd;
+  shape.k_head_stride = kv->k_segment_stride();  // heads are segments of the cached rows
+  shape.v_head_stride = kv->v_segment_stride();
   shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   shape.kv_type = kv->type();
   for (const SequenceSlice& seq : batch.seqs) {

@@ -1,0 +1,52 @@
+// The attention core shared by standard (grouped-query) and latent (MLA)
+// attention: a set of query rows that read the same key/value rows, each
+// row seeing positions 0..last_pos[i]. Keys are visited in blocks of
+// kFlashKeyBlock with an online softmax (running max and sum per row), so
+// memory stays O(rows x block) however long the context: no n x n score
+// matrix is ever formed. Scores and value sums are small float GEMMs
+// (KernelTable::sgemm) over a block of keys converted once to float32 —
+// transposed for the scores — and shared by every query row of the call.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kernels/kernel_table.h"
+#include "tensor/dtype.h"
+
+namespace tf {
+
+inline constexpr int64_t kFlashKeyBlock = 64;
+
+// Per-thread working memory, reused across calls.
+struct FlashScratch {
+  std::vector<float> k_t;     // [dim_qk][block] keys, transposed
+  std::vector<float> v;       // [block][dim_v]
+  std::vector<float> scores;  // [rows][block]
+  std::vector<float> row_max, row_sum;
+};
+
+struct FlashRows {
+  const float* q = nullptr;          // [n_rows][dim_qk]
+  int n_rows = 0;
+  const int64_t* last_pos = nullptr; // [n_rows] last visible key position of each row
+  float* out = nullptr;              // [n_rows][dim_v]
+};
+
+struct FlashKv {
+  std::span<const void* const> k_rows;  // one pointer per position
+  std::span<const void* const> v_rows;
+  int64_t k_offset = 0;  // elements into each row where this head's key starts
+  int64_t v_offset = 0;
+  DType type = DType::kF32;  // f32 or bf16
+  int dim_qk = 0;
+  int dim_v = 0;
+  float scale = 1.0f;
+};
+
+// out[i] = softmax_j(scale * q_i . k_j, j <= last_pos[i]) . v. Single-threaded;
+// callers spread independent calls over their threads.
+void FlashAttend(const KernelTable& kernels, const FlashKv& kv, const FlashRows& rows, FlashScratch* scratch);
+
+}  // namespace tf
