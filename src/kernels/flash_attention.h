@@ -3,9 +3,10 @@
 // row seeing positions 0..last_pos[i]. Keys are visited in blocks of
 // kFlashKeyBlock with an online softmax (running max and sum per row), so
 // memory stays O(rows x block) however long the context: no n x n score
-// matrix is ever formed. Scores and value sums are small float GEMMs
-// (KernelTable::sgemm) over a block of keys converted once to float32 —
-// transposed for the scores — and shared by every query row of the call.
+// matrix is ever formed. Scores (KernelTable::sgemm_nt) and value sums
+// (sgemm) are small float GEMMs over a block of keys that every query row of
+// the call shares; float32 cache blocks are read in place, bf16 ones are
+// converted once per block.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,8 @@ inline constexpr int64_t kFlashKeyBlock = 64;
 
 // Per-thread working memory, reused across calls.
 struct FlashScratch {
-  std::vector<float> k_t;     // [dim_qk][block] keys, transposed
-  std::vector<float> v;       // [block][dim_v]
+  std::vector<float> k;       // [block][dim_qk] keys converted to float32 (bf16 cache)
+  std::vector<float> v;       // [block][dim_v] values, likewise
   std::vector<float> scores;  // [rows][block]
   std::vector<float> row_max, row_sum;
 };

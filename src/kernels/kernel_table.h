@@ -55,6 +55,11 @@ struct KernelTable {
   // with leading dimensions lda/ldb/ldc: attention's score and value steps.
   void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
                 float* c, int64_t ldc, bool accumulate) = nullptr;
+  // C[m x n] = A[m x k] * B[n x k]^T: scores of query rows against key rows.
+  void (*sgemm_nt)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                   float* c, int64_t ldc) = nullptr;
+  // x[i] = exp(x[i] - shift) (every x[i] <= shift); returns the sum.
+  float (*exp_sum)(float* x, int64_t n, float shift) = nullptr;
 
   // Machine-limit probes for `tokenfab bench`: `iters` rounds of this ISA's
   // widest int8 multiply-accumulate / fp32 FMA (returning the operations

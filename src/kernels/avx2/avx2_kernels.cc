@@ -20,6 +20,8 @@ void FillAvx2Kernels(KernelTable* t) {
   t->probe_fp32_ops = avx2::ProbeFp32Ops;
   t->probe_read = avx2::ProbeRead;
   t->sgemm = avx2::Sgemm;
+  t->sgemm_nt = avx2::SgemmNT;
+  t->exp_sum = avx2::ExpSum;
   t->dot_f32 = avx2::DotF32Plain;
   t->axpy_f32 = avx2::AxpyF32;
   t->dot_f32_bf16 = avx2::DotF32Bf16;

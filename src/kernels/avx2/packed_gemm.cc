@@ -59,6 +59,82 @@ void Q4_0x8Tile(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* x
   for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
 }
 
+// The 4-token tile written out with named accumulators: GCC keeps the
+// arrays of the generic tile on the stack (a store per update).
+inline __m256i Q4Pair(__m256i lo, __m256i hi, const int8_t* xq, int j) {
+  return _mm256_add_epi16(_mm256_maddubs_epi16(lo, Broadcast4(xq + 4 * j)),
+                          _mm256_maddubs_epi16(hi, Broadcast4(xq + 4 * j + 16)));
+}
+
+inline __m256 Q4Finish(__m256i s16, __m256 dw, const BlockQ8S& xb, __m256 acc) {
+  const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+  return _mm256_fmadd_ps(dw, _mm256_fmsub_ps(dot, _mm256_broadcast_ss(&xb.d), _mm256_broadcast_ss(&xb.d_sum8)), acc);
+}
+
+void Q4_0x8Tile4(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
+  const __m256i mask = _mm256_set1_epi8(0x0F);
+  const BlockQ8S *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (int j = 0; j < 4; ++j) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * j));
+      const __m256i lo = _mm256_and_si256(raw, mask);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+      s0 = _mm256_add_epi16(s0, Q4Pair(lo, hi, x0[b].qs, j));
+      s1 = _mm256_add_epi16(s1, Q4Pair(lo, hi, x1[b].qs, j));
+      s2 = _mm256_add_epi16(s2, Q4Pair(lo, hi, x2[b].qs, j));
+      s3 = _mm256_add_epi16(s3, Q4Pair(lo, hi, x3[b].qs, j));
+      // Keeps GCC from reassociating the sums across j, which hoists all
+      // 32 products and spills them to the stack.
+      __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+    a0 = Q4Finish(s0, dw, x0[b], a0);
+    a1 = Q4Finish(s1, dw, x1[b], a1);
+    a2 = Q4Finish(s2, dw, x2[b], a2);
+    a3 = Q4Finish(s3, dw, x3[b], a3);
+  }
+  _mm256_storeu_ps(y, a0);
+  _mm256_storeu_ps(y + y_stride, a1);
+  _mm256_storeu_ps(y + 2 * y_stride, a2);
+  _mm256_storeu_ps(y + 3 * y_stride, a3);
+}
+
+// Sum over the block of x . w for the 8 rows, as 8 int32 lanes.
+inline __m256i Q8Block(const BlockQ8_0x8& w, const int8_t* xq) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i s32 = _mm256_setzero_si256();
+  for (int g = 0; g < 8; ++g) {
+    // maddubs wants one unsigned operand: |x| against w carrying x's sign.
+    const __m256i xv = Broadcast4(xq + 4 * g);
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * g));
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wq, xv));
+    s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(pairs, ones));
+  }
+  return s32;
+}
+
+inline __m256 Q8Finish(__m256i s32, __m256 dw, const BlockQ8S& xb, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d)), _mm256_cvtepi32_ps(s32), acc);
+}
+
+void Q8_0x8Tile4(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
+  const BlockQ8S *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+    a0 = Q8Finish(Q8Block(w[b], x0[b].qs), dw, x0[b], a0);
+    a1 = Q8Finish(Q8Block(w[b], x1[b].qs), dw, x1[b], a1);
+    a2 = Q8Finish(Q8Block(w[b], x2[b].qs), dw, x2[b], a2);
+    a3 = Q8Finish(Q8Block(w[b], x3[b].qs), dw, x3[b], a3);
+  }
+  _mm256_storeu_ps(y, a0);
+  _mm256_storeu_ps(y + y_stride, a1);
+  _mm256_storeu_ps(y + 2 * y_stride, a2);
+  _mm256_storeu_ps(y + 3 * y_stride, a3);
+}
+
 // Decode (one token): two groups (16 rows) per pass give the core two
 // independent streams of work per activation broadcast.
 void Q4_0x8PairOneToken(int64_t n_blocks, const BlockQ4_0x8* wa, const BlockQ4_0x8* wb, const BlockQ8S* x,
@@ -78,6 +154,7 @@ void Q4_0x8PairOneToken(int64_t n_blocks, const BlockQ4_0x8* wa, const BlockQ4_0
       sb = _mm256_add_epi16(sb, _mm256_add_epi16(
                                     _mm256_maddubs_epi16(_mm256_and_si256(rb, mask), xl),
                                     _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(rb, 4), mask), xh)));
+      __asm__("" : "+x"(sa), "+x"(sb));  // no reassociation across j (see Q4_0x8Tile4)
     }
     const __m256 xd = _mm256_broadcast_ss(&x[b].d), xs = _mm256_broadcast_ss(&x[b].d_sum8);
     const __m256 va = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sa, ones)), xd, xs);
@@ -137,13 +214,21 @@ void PackedGemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
 template <int T>
 struct Q4Tile {
   static void Run(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* const* x, float* y, int64_t s) {
-    Q4_0x8Tile<T>(nb, w, x, y, s);
+    if constexpr (T == 4) {
+      Q4_0x8Tile4(nb, w, x, y, s);
+    } else {
+      Q4_0x8Tile<T>(nb, w, x, y, s);
+    }
   }
 };
 template <int T>
 struct Q8Tile {
   static void Run(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t s) {
-    Q8_0x8Tile<T>(nb, w, x, y, s);
+    if constexpr (T == 4) {
+      Q8_0x8Tile4(nb, w, x, y, s);
+    } else {
+      Q8_0x8Tile<T>(nb, w, x, y, s);
+    }
   }
 };
 

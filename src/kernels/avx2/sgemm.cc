@@ -3,6 +3,8 @@
 // two loads of B per step, so the FMA units set the pace. Ragged edges use
 // narrower tiles and a scalar tail.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "kernels/avx2/avx2_common.h"
 #include "kernels/avx2/avx2_kernels.h"
@@ -31,11 +33,51 @@ inline void Tile(int64_t k, const float* a, int64_t lda, const float* b, int64_t
   }
 }
 
+// The main tile written out by hand: GCC keeps an accumulator array of the
+// generic tile in memory (a store per FMA), which halves the FMA rate.
+void Tile4x16(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+              bool accumulate) {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31;
+  if (accumulate) {
+    c00 = _mm256_loadu_ps(c), c01 = _mm256_loadu_ps(c + 8);
+    c10 = _mm256_loadu_ps(c + ldc), c11 = _mm256_loadu_ps(c + ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = _mm256_setzero_ps();
+  }
+  const float* a0 = a;
+  const float* a1 = a + lda;
+  const float* a2 = a + 2 * lda;
+  const float* a3 = a + 3 * lda;
+  for (int64_t p = 0; p < k; ++p, b += ldb) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a0 + p);
+    c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a1 + p);
+    c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a2 + p);
+    c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a3 + p);
+    c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
+  }
+  _mm256_storeu_ps(c, c00), _mm256_storeu_ps(c + 8, c01);
+  _mm256_storeu_ps(c + ldc, c10), _mm256_storeu_ps(c + ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+}
+
 template <int M>
 void RowBlock(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
               bool accumulate) {
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) Tile<M, 2>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+  for (; j + 16 <= n; j += 16) {
+    if constexpr (M == 4) {
+      Tile4x16(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+    } else {
+      Tile<M, 2>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+    }
+  }
   for (; j + 8 <= n; j += 8) Tile<M, 1>(k, a, lda, b + j, ldb, c + j, ldc, accumulate);
   for (; j < n; ++j) {  // fewer than 8 columns left
     for (int i = 0; i < M; ++i) {
@@ -46,7 +88,102 @@ void RowBlock(int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
   }
 }
 
+// [sum(v0), ..., sum(v7)] in one vector.
+inline __m256 ReduceEight(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4, __m256 v5, __m256 v6,
+                          __m256 v7) {
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(v0, v1), _mm256_hadd_ps(v2, v3));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(v4, v5), _mm256_hadd_ps(v6, v7));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// Rows i0, i1 of A against rows j..j+3 of B over k (a multiple of 8):
+// returns [c(i0, j..j+3), c(i1, j..j+3)].
+inline __m256 DotTile2x4(int64_t k, const float* a0, const float* a1, const float* b, int64_t ldb) {
+  __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+  for (int64_t p = 0; p < k; p += 8) {
+    const __m256 x0 = _mm256_loadu_ps(a0 + p), x1 = _mm256_loadu_ps(a1 + p);
+    __m256 y = _mm256_loadu_ps(b + p);
+    s00 = _mm256_fmadd_ps(x0, y, s00), s10 = _mm256_fmadd_ps(x1, y, s10);
+    y = _mm256_loadu_ps(b + ldb + p);
+    s01 = _mm256_fmadd_ps(x0, y, s01), s11 = _mm256_fmadd_ps(x1, y, s11);
+    y = _mm256_loadu_ps(b + 2 * ldb + p);
+    s02 = _mm256_fmadd_ps(x0, y, s02), s12 = _mm256_fmadd_ps(x1, y, s12);
+    y = _mm256_loadu_ps(b + 3 * ldb + p);
+    s03 = _mm256_fmadd_ps(x0, y, s03), s13 = _mm256_fmadd_ps(x1, y, s13);
+  }
+  return ReduceEight(s00, s01, s02, s03, s10, s11, s12, s13);
+}
+
+float DotScalar(int64_t k, const float* a, const float* b) {
+  float sum = 0.0f;
+  for (int64_t p = 0; p < k; ++p) sum += a[p] * b[p];
+  return sum;
+}
+
 }  // namespace
+
+void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+             int64_t ldc) {
+  if (k % 8 != 0) {  // not a shape attention produces; plain loops
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = DotScalar(k, a + i * lda, b + j * ldb);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < m; i += 2) {
+    const float* a0 = a + i * lda;
+    const bool pair = i + 1 < m;
+    const float* a1 = pair ? a0 + lda : a0;  // odd m: the last row twice, second copy dropped
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      alignas(32) float out[8];
+      _mm256_store_ps(out, DotTile2x4(k, a0, a1, b + j * ldb, ldb));
+      std::memcpy(c + i * ldc + j, out, 4 * sizeof(float));
+      if (pair) std::memcpy(c + (i + 1) * ldc + j, out + 4, 4 * sizeof(float));
+    }
+    for (; j < n; ++j) {
+      c[i * ldc + j] = DotScalar(k, a0, b + j * ldb);
+      if (pair) c[(i + 1) * ldc + j] = DotScalar(k, a1, b + j * ldb);
+    }
+  }
+}
+
+// x[i] = exp(x[i] - shift) for x[i] <= shift, returning the sum: range
+// reduction to 2^n * e^r with |r| <= ln2/2, a degree-6 polynomial for e^r
+// (relative error ~2e-7), and n added to the exponent bits.
+float ExpSum(float* x, int64_t n, float shift) {
+  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+  const __m256 lowest = _mm256_set1_ps(-87.0f);
+  const __m256 shift_v = _mm256_set1_ps(shift);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), shift_v);
+    const __m256 underflow = _mm256_cmp_ps(v, lowest, _CMP_LT_OQ);
+    const __m256 vc = _mm256_max_ps(v, lowest);
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(vc, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_fnmadd_ps(k, ln2_lo, _mm256_fnmadd_ps(k, ln2_hi, vc));
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i exponent = _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23);
+    __m256 e = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), exponent));
+    e = _mm256_andnot_ps(underflow, e);
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float total = HorizontalSum(sum);
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - shift);
+    total += x[i];
+  }
+  return total;
+}
 
 void Sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
            int64_t ldc, bool accumulate) {

@@ -36,6 +36,8 @@ void FillScalarKernels(KernelTable* t) {
   t->probe_fp32_ops = reference::ProbeFp32Ops;
   t->probe_read = reference::ProbeRead;
   t->sgemm = reference::Sgemm;
+  t->sgemm_nt = reference::SgemmNT;
+  t->exp_sum = reference::ExpSum;
   t->dot_f32 = reference::DotF32Plain;
   t->axpy_f32 = reference::AxpyF32;
   t->dot_f32_bf16 = reference::DotF32Bf16;
