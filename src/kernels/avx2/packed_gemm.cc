@@ -101,38 +101,65 @@ void Q4_0x8Tile4(int64_t n_blocks, const BlockQ4_0x8* w, const BlockQ8S* const* 
   _mm256_storeu_ps(y + 3 * y_stride, a3);
 }
 
-// Sum over the block of x . w for the 8 rows, as 8 int32 lanes.
-inline __m256i Q8Block(const BlockQ8_0x8& w, const int8_t* xq) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i s32 = _mm256_setzero_si256();
-  for (int g = 0; g < 8; ++g) {
-    // maddubs wants one unsigned operand: |x| against w carrying x's sign.
-    const __m256i xv = Broadcast4(xq + 4 * g);
-    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * g));
-    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wq, xv));
-    s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(pairs, ones));
-  }
-  return s32;
-}
-
 inline __m256 Q8Finish(__m256i s32, __m256 dw, const BlockQ8S& xb, __m256 acc) {
   return _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d)), _mm256_cvtepi32_ps(s32), acc);
+}
+
+inline __m256i Q8Product(__m256i wq, const int8_t* xq) {
+  // maddubs wants one unsigned operand: |x| against w carrying x's sign.
+  const __m256i xv = Broadcast4(xq);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wq, xv)),
+                           _mm256_set1_epi16(1));
 }
 
 void Q8_0x8Tile4(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
   const BlockQ8S *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (int g = 0; g < 8; ++g) {
+      const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * g));
+      s0 = _mm256_add_epi32(s0, Q8Product(wq, x0[b].qs + 4 * g));
+      s1 = _mm256_add_epi32(s1, Q8Product(wq, x1[b].qs + 4 * g));
+      s2 = _mm256_add_epi32(s2, Q8Product(wq, x2[b].qs + 4 * g));
+      s3 = _mm256_add_epi32(s3, Q8Product(wq, x3[b].qs + 4 * g));
+      __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));  // see Q4_0x8Tile4
+    }
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
-    a0 = Q8Finish(Q8Block(w[b], x0[b].qs), dw, x0[b], a0);
-    a1 = Q8Finish(Q8Block(w[b], x1[b].qs), dw, x1[b], a1);
-    a2 = Q8Finish(Q8Block(w[b], x2[b].qs), dw, x2[b], a2);
-    a3 = Q8Finish(Q8Block(w[b], x3[b].qs), dw, x3[b], a3);
+    a0 = Q8Finish(s0, dw, x0[b], a0);
+    a1 = Q8Finish(s1, dw, x1[b], a1);
+    a2 = Q8Finish(s2, dw, x2[b], a2);
+    a3 = Q8Finish(s3, dw, x3[b], a3);
   }
   _mm256_storeu_ps(y, a0);
   _mm256_storeu_ps(y + y_stride, a1);
   _mm256_storeu_ps(y + 2 * y_stride, a2);
   _mm256_storeu_ps(y + 3 * y_stride, a3);
+}
+
+// Decode for Q8_0: two groups per pass, as for Q4_0.
+void Q8_0x8PairOneToken(int64_t n_blocks, const BlockQ8_0x8* wa, const BlockQ8_0x8* wb, const BlockQ8S* x,
+                        float* y) {
+  __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    __m256i sa = _mm256_setzero_si256(), sb = _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+      const __m256i xv = Broadcast4(x[b].qs + 4 * g);
+      const __m256i ax = _mm256_sign_epi8(xv, xv);
+      const __m256i ra = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wa[b].qs + 32 * g));
+      const __m256i rb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[b].qs + 32 * g));
+      sa = _mm256_add_epi32(sa, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(ra, xv)), _mm256_set1_epi16(1)));
+      sb = _mm256_add_epi32(sb, _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(rb, xv)), _mm256_set1_epi16(1)));
+      __asm__("" : "+x"(sa), "+x"(sb));
+    }
+    const __m256 xd = _mm256_broadcast_ss(&x[b].d);
+    acc_a = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wa[b].d))), xd),
+                            _mm256_cvtepi32_ps(sa), acc_a);
+    acc_b = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].d))), xd),
+                            _mm256_cvtepi32_ps(sb), acc_b);
+  }
+  _mm256_storeu_ps(y, acc_a);
+  _mm256_storeu_ps(y + kPackRows, acc_b);
 }
 
 // Decode (one token): two groups (16 rows) per pass give the core two
@@ -252,6 +279,17 @@ void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
 
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
+  if (n_tokens == 1) {
+    const int64_t n_blocks = k / 32;
+    const auto* wg = reinterpret_cast<const BlockQ8_0x8*>(w);
+    const auto* x = reinterpret_cast<const BlockQ8S*>(act);
+    int64_t g = 0;
+    for (; g + 2 <= n_groups; g += 2) {
+      Q8_0x8PairOneToken(n_blocks, wg + g * n_blocks, wg + (g + 1) * n_blocks, x, y + g * kPackRows);
+    }
+    if (g < n_groups) Q8_0x8Tile<1>(n_blocks, wg + g * n_blocks, &x, y + g * kPackRows, y_stride);
+    return;
+  }
   PackedGemm<BlockQ8_0x8, Q8Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
