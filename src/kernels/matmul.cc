@@ -26,7 +26,7 @@ struct PreparedWeight {
 };
 
 // Activations of `x` in `format`, converted at most once per call (slots
-// are cleared by BeginCall).
+// are released by BeginCall).
 const uint8_t* ActivationsIn(const KernelTable& kernels, int format, const float* x, int64_t n_tokens, int64_t k,
                              MatmulScratch* scratch, ThreadPool* pool, size_t* stride) {
   if (format == static_cast<int>(DType::kF32)) {
@@ -35,16 +35,16 @@ const uint8_t* ActivationsIn(const KernelTable& kernels, int format, const float
   }
   const bool q8s = format == kQ8SFormat;
   *stride = q8s ? static_cast<size_t>(k / 32) * 40 : *RowBytes(static_cast<DType>(format), k);
-  MatmulScratch::Activations* slot = nullptr;
-  for (auto& a : scratch->act) {
-    if (a.format == format) return a.bytes.data();
-    if (a.format == -1 && slot == nullptr) slot = &a;
+  for (size_t i = 0; i < scratch->act_used; ++i) {
+    if (scratch->act[i].x == x && scratch->act[i].format == format) return scratch->act[i].bytes.data();
   }
-  TF_CHECK(slot != nullptr) << "matmul: more than " << scratch->act.size() << " activation formats in one call";
-  slot->format = format;
-  slot->bytes.resize(*stride * static_cast<size_t>(n_tokens));
+  if (scratch->act_used == scratch->act.size()) scratch->act.emplace_back();
+  MatmulScratch::Activations& slot = scratch->act[scratch->act_used++];
+  slot.x = x;
+  slot.format = format;
+  slot.bytes.resize(*stride * static_cast<size_t>(n_tokens));
   const QuantizeRowFn quantize = q8s ? kernels.quantize_q8s : kernels.quantize[static_cast<size_t>(format)];
-  uint8_t* out = slot->bytes.data();
+  uint8_t* out = slot.bytes.data();
   const size_t row = *stride;
   pool->ParallelFor(n_tokens, 8, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) quantize(x + t * k, out + t * row, k);
@@ -59,6 +59,7 @@ PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const fl
   const WeightKernel& wk = kernels.ForWeight(w.type);
   TF_CHECK(wk.vec_dot != nullptr) << "no kernel for weight type " << DTypeName(w.type);
   p.vec_dot = wk.vec_dot;
+  if (n_tokens <= 0) return p;
   const PackedGemmFn packed = kernels.PackedGemm(w.type);
   int format = static_cast<int>(wk.act_type);
   if (w.packed != nullptr && packed != nullptr && kernels.quantize_q8s != nullptr) {
@@ -69,9 +70,7 @@ PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const fl
   return p;
 }
 
-void BeginCall(MatmulScratch* scratch) {
-  for (auto& a : scratch->act) a.format = -1;
-}
+void BeginCall(MatmulScratch* scratch) { scratch->act_used = 0; }
 
 // Rows [r0, r1) x tokens [t0, t1) into y, which points at (t0, r0) and has
 // rows y_stride floats apart.
@@ -151,21 +150,26 @@ void MatMul(const KernelTable& kernels, const TensorView& w, const float* x, int
 
 void MatMulMany(const KernelTable& kernels, std::span<const MatMulJob> jobs, const float* x, int64_t n_tokens,
                 MatmulScratch* scratch, ThreadPool* pool) {
-  if (n_tokens <= 0 || jobs.empty()) return;
+  if (jobs.empty()) return;
   BeginCall(scratch);
   std::vector<PreparedWeight> prepared;
-  std::vector<int64_t> rows;
+  std::vector<int64_t> rows, tokens;
+  int64_t max_tokens = 0;
   for (const MatMulJob& job : jobs) {
-    TF_CHECK(job.w.ne[0] == jobs[0].w.ne[0]) << "MatMulMany: jobs differ in K";
-    prepared.push_back(Prepare(kernels, job.w, x, n_tokens, scratch, pool));
-    rows.push_back(job.w.ne[1]);
+    const float* input = job.x != nullptr ? job.x : x;
+    const int64_t n = job.x != nullptr ? job.n_tokens : n_tokens;
+    prepared.push_back(Prepare(kernels, job.w, input, n, scratch, pool));
+    rows.push_back(n > 0 ? job.w.ne[1] : 0);
+    tokens.push_back(n);
+    max_tokens = std::max(max_tokens, n);
   }
+  if (max_tokens <= 0) return;
   const size_t unit_bytes = jobs[0].w.row_bytes() * kUnitRows;
-  const std::vector<RowChunk> chunks = MakeChunks(rows, unit_bytes, n_tokens, pool->num_threads());
+  const std::vector<RowChunk> chunks = MakeChunks(rows, unit_bytes, max_tokens, pool->num_threads());
   ForEachChunk(chunks, pool, [&](int, const RowChunk& c) {
     const MatMulJob& job = jobs[c.job];
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
-      const int64_t t1 = std::min(n_tokens, t0 + kTokenChunk);
+    for (int64_t t0 = 0; t0 < tokens[c.job]; t0 += kTokenChunk) {
+      const int64_t t1 = std::min(tokens[c.job], t0 + kTokenChunk);
       ComputeRows(prepared[c.job], c.r0, c.r1, t0, t1, job.y + t0 * job.y_stride + c.r0, job.y_stride);
     }
   });
@@ -173,28 +177,44 @@ void MatMulMany(const KernelTable& kernels, std::span<const MatMulJob> jobs, con
 
 void MatMulSiluGate(const KernelTable& kernels, const TensorView& gate, const TensorView& up, const float* x,
                     int64_t n_tokens, float* out, int64_t out_stride, MatmulScratch* scratch, ThreadPool* pool) {
-  if (n_tokens <= 0) return;
-  TF_CHECK(gate.ne[0] == up.ne[0] && gate.ne[1] == up.ne[1]) << "MatMulSiluGate: gate and up differ in shape";
+  const GatedJob job{gate, up, x, n_tokens, out, out_stride};
+  MatMulSiluGateMany(kernels, std::span<const GatedJob>(&job, 1), scratch, pool);
+}
+
+void MatMulSiluGateMany(const KernelTable& kernels, std::span<const GatedJob> jobs, MatmulScratch* scratch,
+                        ThreadPool* pool) {
+  if (jobs.empty()) return;
   BeginCall(scratch);
-  const PreparedWeight pg = Prepare(kernels, gate, x, n_tokens, scratch, pool);
-  const PreparedWeight pu = Prepare(kernels, up, x, n_tokens, scratch, pool);
-  const int64_t rows[1] = {gate.ne[1]};
+  std::vector<PreparedWeight> gates, ups;
+  std::vector<int64_t> rows;
+  int64_t max_tokens = 0;
+  for (const GatedJob& job : jobs) {
+    TF_CHECK(job.gate.ne[0] == job.up.ne[0] && job.gate.ne[1] == job.up.ne[1])
+        << "MatMulSiluGate: gate and up differ in shape";
+    gates.push_back(Prepare(kernels, job.gate, job.x, job.n_tokens, scratch, pool));
+    ups.push_back(Prepare(kernels, job.up, job.x, job.n_tokens, scratch, pool));
+    rows.push_back(job.n_tokens > 0 ? job.gate.ne[1] : 0);
+    max_tokens = std::max(max_tokens, job.n_tokens);
+  }
+  if (max_tokens <= 0) return;
   // Gate and up rows are computed together, so a chunk holds twice the bytes.
-  const std::vector<RowChunk> chunks = MakeChunks(rows, 2 * gate.row_bytes() * kUnitRows, n_tokens, pool->num_threads());
+  const size_t unit_bytes = 2 * jobs[0].gate.row_bytes() * kUnitRows;
+  const std::vector<RowChunk> chunks = MakeChunks(rows, unit_bytes, max_tokens, pool->num_threads());
   int64_t max_rows = 0;
   for (const RowChunk& c : chunks) max_rows = std::max(max_rows, c.r1 - c.r0);
   scratch->tiles.resize(static_cast<size_t>(pool->num_threads()));
   for (auto& tile : scratch->tiles) tile.resize(static_cast<size_t>(2 * kTokenChunk * max_rows));
   ForEachChunk(chunks, pool, [&](int thread_index, const RowChunk& c) {
+    const GatedJob& job = jobs[c.job];
     const int64_t width = c.r1 - c.r0;
     float* g = scratch->tiles[thread_index].data();
     float* u = g + kTokenChunk * width;
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenChunk) {
-      const int64_t t1 = std::min(n_tokens, t0 + kTokenChunk);
-      ComputeRows(pg, c.r0, c.r1, t0, t1, g, width);
-      ComputeRows(pu, c.r0, c.r1, t0, t1, u, width);
+    for (int64_t t0 = 0; t0 < job.n_tokens; t0 += kTokenChunk) {
+      const int64_t t1 = std::min(job.n_tokens, t0 + kTokenChunk);
+      ComputeRows(gates[c.job], c.r0, c.r1, t0, t1, g, width);
+      ComputeRows(ups[c.job], c.r0, c.r1, t0, t1, u, width);
       for (int64_t t = t0; t < t1; ++t) {
-        SiluMul(g + (t - t0) * width, u + (t - t0) * width, width, out + t * out_stride + c.r0);
+        SiluMul(g + (t - t0) * width, u + (t - t0) * width, width, job.out + t * job.out_stride + c.r0);
       }
     }
   });

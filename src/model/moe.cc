@@ -80,25 +80,37 @@ void ExpertRunner::Run(const KernelTable& kernels, const ExpertWeights& w, const
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int i = 0; i < k; ++i) by_expert_[choices[t * k + i].expert].emplace_back(t, choices[t * k + i].weight);
   }
+  // Tokens grouped by expert: expert e's rows are [offset_e, offset_e + n_e).
   experts_used_ = 0;
+  const int64_t routed_rows = n_tokens * k;
+  x_.resize(routed_rows * n_embd);
+  gate_.resize(routed_rows * n_ff);
+  down_.resize(routed_rows * n_embd);
+  gated_.clear();
+  down_jobs_.clear();
+  int64_t offset = 0;
   for (int64_t e = 0; e < n_expert; ++e) {
     const auto& routed = by_expert_[e];
     if (routed.empty()) continue;
     ++experts_used_;
     const int64_t n = static_cast<int64_t>(routed.size());
-    x_.resize(n * n_embd);
-    gate_.resize(n * n_ff);
-    up_.resize(n * n_ff);
-    down_.resize(n * n_embd);
     for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(x_.data() + i * n_embd, x + routed[i].first * n_embd, sizeof(float) * n_embd);
+      std::memcpy(x_.data() + (offset + i) * n_embd, x + routed[i].first * n_embd, sizeof(float) * n_embd);
     }
-    MatMul(kernels, w.gate.Matrix(e), x_.data(), n, gate_.data(), n_ff, &matmul_, pool);
-    MatMul(kernels, w.up.Matrix(e), x_.data(), n, up_.data(), n_ff, &matmul_, pool);
-    SiluMul(gate_.data(), up_.data(), n * n_ff, gate_.data());
-    MatMul(kernels, w.down.Matrix(e), gate_.data(), n, down_.data(), n_embd, &matmul_, pool);
-    for (int64_t i = 0; i < n; ++i) {
-      kernels.axpy_f32(n_embd, routed[i].second, down_.data() + i * n_embd, out + routed[i].first * n_embd);
+    gated_.push_back({w.gate.Matrix(e), w.up.Matrix(e), x_.data() + offset * n_embd, n,
+                      gate_.data() + offset * n_ff, n_ff});
+    down_jobs_.push_back({w.down.Matrix(e), down_.data() + offset * n_embd, n_embd, gate_.data() + offset * n_ff, n});
+    offset += n;
+  }
+  // Every expert in one parallel region per step: decode touches 6-8 small
+  // matrices per layer, too little work each to synchronize for.
+  MatMulSiluGateMany(kernels, gated_, &matmul_, pool);
+  MatMulMany(kernels, down_jobs_, nullptr, 0, &matmul_, pool);
+  offset = 0;
+  for (int64_t e = 0; e < n_expert; ++e) {
+    for (const auto& [token, weight] : by_expert_[e]) {
+      kernels.axpy_f32(n_embd, weight, down_.data() + offset * n_embd, out + token * n_embd);
+      ++offset;
     }
   }
 }

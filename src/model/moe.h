@@ -57,7 +57,9 @@ class ExpertRunner {
 
  private:
   std::vector<std::vector<std::pair<int64_t, float>>> by_expert_;  // expert -> (token, weight)
-  std::vector<float> x_, gate_, up_, down_;
+  std::vector<float> x_, gate_, down_;  // [routed rows][...], grouped by expert
+  std::vector<GatedJob> gated_;
+  std::vector<MatMulJob> down_jobs_;
   MatmulScratch matmul_;
   int64_t experts_used_ = 0;
 };

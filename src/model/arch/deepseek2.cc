@@ -48,14 +48,15 @@ struct Deepseek2Scratch {
   std::vector<float> qa;              // [n][q_lora]
   std::vector<float> q;               // [n][n_head * hk]
   std::vector<float> kva;             // [n][kv_lora + n_rot]
-  std::vector<float> q_nope;          // [n][nope] for one head
+  std::vector<float> q_nope;          // [n_head][n][nope]
   std::vector<float> q_latent, o_latent;  // [n_head][n][kv_lora]
   std::vector<float> v_out;           // [n][n_head * v]
-  std::vector<float> gate, up;        // [n][n_ff]
+  std::vector<float> gate;            // [n][n_ff] silu(gate) * up
   std::vector<float> router_logits;   // [n][n_expert]
   std::vector<ExpertChoice> choices;  // [n][n_expert_used]
   std::vector<float> moe_out;         // [n][n_embd]
   std::vector<const void*> kv_rows, unused_rows;
+  std::vector<MatMulJob> head_jobs;   // one per head for the per-head projections
   MatmulScratch matmul;
   ExpertRunner experts;
 };
@@ -282,21 +283,26 @@ void Deepseek2Model::ProjectKeyValue(const MlaWeights& a, int layer, const Forwa
 // the query, so scores can be taken against the cached latents directly.
 void Deepseek2Model::AbsorbKeyIntoQuery(const MlaWeights& a, int64_t n, ThreadPool* pool) {
   const int64_t kv_lora = c_.kv_lora_rank, nope = c_.n_nope;
+  s_.head_jobs.clear();
   for (int64_t h = 0; h < n_head(); ++h) {
+    float* q_nope = s_.q_nope.data() + h * n * nope;  // [n][nope] for head h
     for (int64_t t = 0; t < n; ++t) {
-      std::memcpy(s_.q_nope.data() + t * nope, s_.q.data() + t * n_head() * hk() + h * hk(), nope * sizeof(float));
+      std::memcpy(q_nope + t * nope, s_.q.data() + t * n_head() * hk() + h * hk(), nope * sizeof(float));
     }
-    Project(a.k_b.Matrix(h), s_.q_nope.data(), n, s_.q_latent.data() + h * n * kv_lora, kv_lora, pool);
+    s_.head_jobs.push_back({a.k_b.Matrix(h), s_.q_latent.data() + h * n * kv_lora, kv_lora, q_nope, n});
   }
+  MatMulMany(kernels_, s_.head_jobs, nullptr, 0, &s_.matmul, pool);  // all heads in one region
 }
 
 // v_out[t][h] = W_vb[h] o_latent[h][t].
 void Deepseek2Model::ExpandValues(const MlaWeights& a, int64_t n, ThreadPool* pool) {
   const int64_t kv_lora = c_.kv_lora_rank;
+  s_.head_jobs.clear();
   for (int64_t h = 0; h < n_head(); ++h) {
     const TensorView v = a.v_b.valid() ? a.v_b.Matrix(h) : a.kv_b.Rows(h * (c_.n_nope + hv()) + c_.n_nope, hv());
-    Project(v, s_.o_latent.data() + h * n * kv_lora, n, s_.v_out.data() + h * hv(), n_head() * hv(), pool);
+    s_.head_jobs.push_back({v, s_.v_out.data() + h * hv(), n_head() * hv(), s_.o_latent.data() + h * n * kv_lora, n});
   }
+  MatMulMany(kernels_, s_.head_jobs, nullptr, 0, &s_.matmul, pool);
 }
 
 void Deepseek2Model::AttentionBlock(const Deepseek2Layer& L, int layer, const ForwardBatch& batch,
@@ -336,10 +342,7 @@ void Deepseek2Model::AttentionBlock(const Deepseek2Layer& L, int layer, const Fo
 void Deepseek2Model::DenseFeedForward(const FfnWeights& f, int64_t n, float* out, ThreadPool* pool) {
   const int64_t n_ff = f.gate.ne[1];
   s_.gate.resize(n * n_ff);
-  s_.up.resize(n * n_ff);
-  Project(f.gate, s_.h.data(), n, s_.gate.data(), n_ff, pool);
-  Project(f.up, s_.h.data(), n, s_.up.data(), n_ff, pool);
-  SiluMul(s_.gate.data(), s_.up.data(), n * n_ff, s_.gate.data());
+  MatMulSiluGate(kernels_, f.gate, f.up, s_.h.data(), n, s_.gate.data(), n_ff, &s_.matmul, pool);
   Project(f.down, s_.gate.data(), n, out, c_.base.n_embd, pool);
 }
 
@@ -371,7 +374,7 @@ Status Deepseek2Model::Forward(const ForwardBatch& batch, KvStorage* kv, ThreadP
   s_.qa.resize(n * c_.q_lora_rank);
   s_.q.resize(n * n_head() * hk());
   s_.kva.resize(n * (c_.kv_lora_rank + c_.n_rot));
-  s_.q_nope.resize(n * c_.n_nope);
+  s_.q_nope.resize(n * n_head() * c_.n_nope);
   s_.q_latent.resize(n * n_head() * c_.kv_lora_rank);
   s_.o_latent.resize(n * n_head() * c_.kv_lora_rank);
   s_.v_out.resize(n * n_head() * hv());
