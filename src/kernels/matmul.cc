@@ -21,6 +21,7 @@ struct PreparedWeight {
   const TensorView* w = nullptr;
   PackedGemmFn packed_gemm = nullptr;  // set when the packed form is used
   VecDotFn vec_dot = nullptr;
+  decltype(KernelTable::sgemm_nt) sgemm_nt = nullptr;
   const uint8_t* act = nullptr;
   size_t act_stride = 0;
 };
@@ -59,6 +60,7 @@ PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const fl
   const WeightKernel& wk = kernels.ForWeight(w.type);
   TF_CHECK(wk.vec_dot != nullptr) << "no kernel for weight type " << DTypeName(w.type);
   p.vec_dot = wk.vec_dot;
+  p.sgemm_nt = kernels.sgemm_nt;
   if (n_tokens <= 0) return p;
   const PackedGemmFn packed = kernels.PackedGemm(w.type);
   int format = static_cast<int>(wk.act_type);
@@ -83,6 +85,13 @@ void ComputeRows(const PreparedWeight& p, int64_t r0, int64_t r1, int64_t t0, in
   if (p.packed_gemm != nullptr && r0 % kUnitRows == 0 && r1 % kUnitRows == 0) {
     p.packed_gemm(k, w.packed + static_cast<size_t>(r0) * w_row_bytes, (r1 - r0) / kUnitRows, act, p.act_stride,
                   t1 - t0, y, y_stride);
+    return;
+  }
+  if (w.type == DType::kF32 && t1 - t0 > 1 && p.sgemm_nt != nullptr) {
+    // Float weights against float tokens: y[t][r] = x_t . w_r, a tiled product.
+    const auto* x = reinterpret_cast<const float*>(act);
+    const auto* w_rows = reinterpret_cast<const float*>(w.data) + r0 * k;
+    p.sgemm_nt(t1 - t0, r1 - r0, k, x, k, w_rows, k, y, y_stride);
     return;
   }
   for (int64_t tt = 0; tt < t1 - t0; tt += kTokenTile) {

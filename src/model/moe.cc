@@ -72,8 +72,9 @@ void RouteToken(const MoeRouting& r, const float* logits, const float* bias, Exp
   for (int i = 0; i < r.n_expert_used; ++i) out[i].weight *= norm * r.scale;
 }
 
-void ExpertRunner::Run(const KernelTable& kernels, const ExpertWeights& w, const float* x, int64_t n_tokens,
-                       const std::vector<ExpertChoice>& choices, int k, float* out, ThreadPool* pool) {
+void ExpertRunner::Run(const KernelTable& kernels, const ExpertWeights& w, const FfnWeights* shared, const float* x,
+                       int64_t n_tokens, const std::vector<ExpertChoice>& choices, int k, float* out,
+                       ThreadPool* pool) {
   const int64_t n_embd = w.gate.ne[0], n_ff = w.gate.ne[1], n_expert = w.gate.ne[2];
   by_expert_.resize(n_expert);
   for (auto& list : by_expert_) list.clear();
@@ -102,10 +103,18 @@ void ExpertRunner::Run(const KernelTable& kernels, const ExpertWeights& w, const
     down_jobs_.push_back({w.down.Matrix(e), down_.data() + offset * n_embd, n_embd, gate_.data() + offset * n_ff, n});
     offset += n;
   }
+  if (shared != nullptr) {
+    const int64_t n_ff_shared = shared->gate.ne[1];
+    shared_gate_.resize(n_tokens * n_ff_shared);
+    shared_down_.resize(n_tokens * n_embd);
+    gated_.push_back({shared->gate, shared->up, x, n_tokens, shared_gate_.data(), n_ff_shared});
+    down_jobs_.push_back({shared->down, shared_down_.data(), n_embd, shared_gate_.data(), n_tokens});
+  }
   // Every expert in one parallel region per step: decode touches 6-8 small
   // matrices per layer, too little work each to synchronize for.
   MatMulSiluGateMany(kernels, gated_, &matmul_, pool);
   MatMulMany(kernels, down_jobs_, nullptr, 0, &matmul_, pool);
+  if (shared != nullptr) AddInPlace(shared_down_.data(), n_tokens * n_embd, out);
   offset = 0;
   for (int64_t e = 0; e < n_expert; ++e) {
     for (const auto& [token, weight] : by_expert_[e]) {

@@ -46,18 +46,25 @@ struct ExpertWeights {
   TensorView down;  // [n_ff, n_embd, n_expert]
 };
 
-// out[t] += sum over choices[t] of weight * down(silu(gate x_t) * up x_t).
-// x: [n_tokens][n_embd]; choices: [n_tokens][k].
+// A gated feed-forward: down(silu(gate x) * up x).
+struct FfnWeights {
+  TensorView gate, up, down;
+};
+
+// out[t] += sum over choices[t] of weight * down(silu(gate x_t) * up x_t),
+// plus shared(x_t) when a shared expert is given. x: [n_tokens][n_embd];
+// choices: [n_tokens][k].
 class ExpertRunner {
  public:
-  void Run(const KernelTable& kernels, const ExpertWeights& w, const float* x, int64_t n_tokens,
-           const std::vector<ExpertChoice>& choices, int k, float* out, ThreadPool* pool);
+  void Run(const KernelTable& kernels, const ExpertWeights& w, const FfnWeights* shared, const float* x,
+           int64_t n_tokens, const std::vector<ExpertChoice>& choices, int k, float* out, ThreadPool* pool);
   // Experts that had at least one token in the last Run (for bandwidth accounting).
   int64_t experts_used_last_run() const { return experts_used_; }
 
  private:
   std::vector<std::vector<std::pair<int64_t, float>>> by_expert_;  // expert -> (token, weight)
   std::vector<float> x_, gate_, down_;  // [routed rows][...], grouped by expert
+  std::vector<float> shared_gate_, shared_down_;  // [n_tokens][...]
   std::vector<GatedJob> gated_;
   std::vector<MatMulJob> down_jobs_;
   MatmulScratch matmul_;

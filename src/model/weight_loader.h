@@ -8,11 +8,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/weight_arena.h"
 #include "tensor/tensor_view.h"
@@ -51,6 +53,7 @@ class WeightLoader {
   const KernelTable& kernels_;
   WeightArena* arena_;
   bool pack_weights_;
+  std::unique_ptr<ThreadPool> pack_pool_;  // packing big models is memory-bound work for every core
   size_t bytes_used_ = 0;
   int64_t matrix_elements_ = 0;
 };

@@ -29,10 +29,6 @@ struct MlaWeights {
   TensorView out;                     // [n_head * v, n_embd]
 };
 
-struct FfnWeights {
-  TensorView gate, up, down;
-};
-
 struct Deepseek2Layer {
   MlaWeights attn;
   const float* ffn_norm = nullptr;
@@ -356,12 +352,11 @@ void Deepseek2Model::MoeFeedForward(const Deepseek2Layer& L, int64_t n, ThreadPo
     RouteToken(r, s_.router_logits.data() + t * r.n_expert, L.router_bias, s_.choices.data() + t * r.n_expert_used);
   }
   s_.moe_out.assign(n * n_embd, 0.0f);
-  s_.experts.Run(kernels_, L.experts, s_.h.data(), n, s_.choices, r.n_expert_used, s_.moe_out.data(), pool);
+  // Shared experts (a dense FFN over every token) run in the routed experts'
+  // parallel regions.
+  const FfnWeights* shared = L.dense.gate.valid() ? &L.dense : nullptr;
+  s_.experts.Run(kernels_, L.experts, shared, s_.h.data(), n, s_.choices, r.n_expert_used, s_.moe_out.data(), pool);
   AddInPlace(s_.moe_out.data(), n * n_embd, s_.x.data());
-  if (L.dense.gate.valid()) {  // shared experts: one dense FFN over every token
-    DenseFeedForward(L.dense, n, s_.moe_out.data(), pool);
-    AddInPlace(s_.moe_out.data(), n * n_embd, s_.x.data());
-  }
 }
 
 Status Deepseek2Model::Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool* pool, float* logits) {
