@@ -14,19 +14,26 @@ namespace {
 constexpr int kMaxRows = 64;
 
 struct Item {
+  int seq;
   int kv_head;
   int64_t t0, t1;  // query tokens
+  int64_t cost;    // keys visited
 };
 
-// One (KV head, token tile) work item per call, the last (longest-context)
-// tiles first so dynamic scheduling balances the causal triangle.
-std::vector<Item> MakeItems(const AttentionShape& s, int64_t n_query) {
+// One (sequence, KV head, token tile) work item per FlashAttend call,
+// longest contexts first so dynamic scheduling balances the causal triangle.
+std::vector<Item> MakeItems(const AttentionShape& s, std::span<const AttentionSeq> seqs) {
   const int group = s.n_head / s.n_kv_head;
   const int64_t tile = std::max<int64_t>(1, kMaxRows / group);
   std::vector<Item> items;
-  for (int64_t t1 = n_query; t1 > 0; t1 -= tile) {
-    for (int g = 0; g < s.n_kv_head; ++g) items.push_back({g, std::max<int64_t>(0, t1 - tile), t1});
+  for (size_t q = 0; q < seqs.size(); ++q) {
+    for (int64_t t1 = seqs[q].n_query; t1 > 0; t1 -= tile) {
+      for (int g = 0; g < s.n_kv_head; ++g) {
+        items.push_back({static_cast<int>(q), g, std::max<int64_t>(0, t1 - tile), t1, seqs[q].start_pos + t1});
+      }
+    }
   }
+  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.cost > b.cost; });
   return items;
 }
 
@@ -41,12 +48,24 @@ struct ThreadBuffers {
 void CausalAttention(const KernelTable& kernels, const AttentionShape& s, const float* q, int64_t n_query,
                      int64_t start_pos, std::span<const void* const> k_rows, std::span<const void* const> v_rows,
                      float* out, ThreadPool* pool) {
-  TF_CHECK(static_cast<int64_t>(k_rows.size()) >= start_pos + n_query) << "attention: KV shorter than query";
+  const AttentionSeq seq{q, n_query, start_pos, k_rows, v_rows, out};
+  CausalAttention(kernels, s, std::span<const AttentionSeq>(&seq, 1), pool);
+}
+
+void CausalAttention(const KernelTable& kernels, const AttentionShape& s, std::span<const AttentionSeq> seqs,
+                     ThreadPool* pool) {
+  for (const AttentionSeq& seq : seqs) {
+    TF_CHECK(static_cast<int64_t>(seq.k_rows.size()) >= seq.start_pos + seq.n_query)
+        << "attention: KV shorter than query";
+  }
   const int group = s.n_head / s.n_kv_head;
-  const std::vector<Item> items = MakeItems(s, n_query);
+  const std::vector<Item> items = MakeItems(s, seqs);
   std::vector<ThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
   pool->ParallelForDynamic(static_cast<int64_t>(items.size()), [&](int64_t index, int thread) {
     const Item& it = items[index];
+    const AttentionSeq& seq = seqs[it.seq];
+    const float* q = seq.q;
+    float* out = seq.out;
     ThreadBuffers& b = buffers[thread];
     const int n_rows = static_cast<int>((it.t1 - it.t0) * group);
     b.q.resize(static_cast<size_t>(n_rows) * s.head_dim_qk);
@@ -58,9 +77,9 @@ void CausalAttention(const KernelTable& kernels, const AttentionShape& s, const 
       const int h = it.kv_head * group + r % group;
       std::copy_n(q + t * s.q_stride + static_cast<int64_t>(h) * s.head_dim_qk, s.head_dim_qk,
                   b.q.data() + static_cast<size_t>(r) * s.head_dim_qk);
-      b.last_pos[r] = start_pos + t;
+      b.last_pos[r] = seq.start_pos + t;
     }
-    FlashKv kv{k_rows, v_rows, it.kv_head * s.k_head_stride, it.kv_head * s.v_head_stride, s.kv_type,
+    FlashKv kv{seq.k_rows, seq.v_rows, it.kv_head * s.k_head_stride, it.kv_head * s.v_head_stride, s.kv_type,
                s.head_dim_qk, s.head_dim_v, s.scale};
     FlashAttend(kernels, kv, {b.q.data(), n_rows, b.last_pos.data(), b.out.data()}, &b.flash);
     for (int r = 0; r < n_rows; ++r) {

@@ -26,10 +26,24 @@ struct AttentionShape {
   DType kv_type = DType::kF32;  // element type of the cached rows
 };
 
-// q: [n_query][q_stride], head h at h * head_dim_qk. Query t sits at
-// position start_pos + t and sees keys 0..start_pos + t. k_rows/v_rows hold
-// at least start_pos + n_query positions. out: [n_query][out_stride], head h
-// at h * head_dim_v.
+// One sequence's share of a batch. q: [n_query][q_stride], head h at
+// h * head_dim_qk. Query t sits at position start_pos + t and sees keys
+// 0..start_pos + t. k_rows/v_rows hold at least start_pos + n_query
+// positions. out: [n_query][out_stride], head h at h * head_dim_v.
+struct AttentionSeq {
+  const float* q = nullptr;
+  int64_t n_query = 0;
+  int64_t start_pos = 0;
+  std::span<const void* const> k_rows, v_rows;
+  float* out = nullptr;
+};
+
+// Every sequence of a batch in one parallel region (batched decode has one
+// query per sequence: too little work per sequence to synchronize for).
+void CausalAttention(const KernelTable& kernels, const AttentionShape& shape, std::span<const AttentionSeq> seqs,
+                     ThreadPool* pool);
+
+// A single sequence.
 void CausalAttention(const KernelTable& kernels, const AttentionShape& shape, const float* q,
                      int64_t n_query, int64_t start_pos, std::span<const void* const> k_rows,
                      std::span<const void* const> v_rows, float* out, ThreadPool* pool);

@@ -23,9 +23,15 @@ using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
 // Quantizes n floats into an activation format.
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
 
+// out[t] = dot(w, x_t) for 4 activation rows x_t = x + t * x_stride bytes:
+// one unpacking of the weight row serves four tokens (batched decode, the
+// output head of a batch).
+using VecDot4Fn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, float* out);
+
 struct WeightKernel {
   DType act_type = DType::kF32;  // format the activations must be in
   VecDotFn vec_dot = nullptr;    // nullptr: weight type not supported
+  VecDot4Fn vec_dot4 = nullptr;  // optional
 };
 
 // Matrix kernel over packed weights (tensor/packed_blocks.h): for each of

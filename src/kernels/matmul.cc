@@ -21,6 +21,7 @@ struct PreparedWeight {
   const TensorView* w = nullptr;
   PackedGemmFn packed_gemm = nullptr;  // set when the packed form is used
   VecDotFn vec_dot = nullptr;
+  VecDot4Fn vec_dot4 = nullptr;
   decltype(KernelTable::sgemm_nt) sgemm_nt = nullptr;
   const uint8_t* act = nullptr;
   size_t act_stride = 0;
@@ -60,6 +61,7 @@ PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const fl
   const WeightKernel& wk = kernels.ForWeight(w.type);
   TF_CHECK(wk.vec_dot != nullptr) << "no kernel for weight type " << DTypeName(w.type);
   p.vec_dot = wk.vec_dot;
+  p.vec_dot4 = wk.vec_dot4;
   p.sgemm_nt = kernels.sgemm_nt;
   if (n_tokens <= 0) return p;
   const PackedGemmFn packed = kernels.PackedGemm(w.type);
@@ -87,8 +89,10 @@ void ComputeRows(const PreparedWeight& p, int64_t r0, int64_t r1, int64_t t0, in
                   t1 - t0, y, y_stride);
     return;
   }
-  if (w.type == DType::kF32 && t1 - t0 > 1 && p.sgemm_nt != nullptr) {
-    // Float weights against float tokens: y[t][r] = x_t . w_r, a tiled product.
+  if (w.type == DType::kF32 && p.sgemm_nt != nullptr) {
+    // Float weights against float tokens: y[t][r] = x_t . w_r, a tiled
+    // product; one token too, so a token's result never depends on how
+    // many share the call.
     const auto* x = reinterpret_cast<const float*>(act);
     const auto* w_rows = reinterpret_cast<const float*>(w.data) + r0 * k;
     p.sgemm_nt(t1 - t0, r1 - r0, k, x, k, w_rows, k, y, y_stride);
@@ -98,7 +102,15 @@ void ComputeRows(const PreparedWeight& p, int64_t r0, int64_t r1, int64_t t0, in
     const int64_t tt_end = std::min(t1 - t0, tt + kTokenTile);
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* w_row = w.data + static_cast<size_t>(r) * w_row_bytes;
-      for (int64_t t = tt; t < tt_end; ++t) {
+      int64_t t = tt;
+      if (p.vec_dot4 != nullptr) {
+        for (; t + 4 <= tt_end; t += 4) {
+          float out[4];
+          p.vec_dot4(k, w_row, act + static_cast<size_t>(t) * p.act_stride, p.act_stride, out);
+          for (int i = 0; i < 4; ++i) y[(t + i) * y_stride + (r - r0)] = out[i];
+        }
+      }
+      for (; t < tt_end; ++t) {
         y[t * y_stride + (r - r0)] = p.vec_dot(k, w_row, act + static_cast<size_t>(t) * p.act_stride);
       }
     }

@@ -27,9 +27,24 @@ struct MlaShape {
   DType kv_type = DType::kF32;      // element type of the cached rows
 };
 
-// q_latent, out: head h, query t at h * latent_head_stride + t * kv_lora. kv_rows[p]: [kv_lora + n_rot]
-// (c then k_rope) for positions 0 .. start_pos + n_query - 1. Query t is at
-// position start_pos + t.
+// One sequence of a batch: q_latent, out: head h, query t at
+// h * latent_head_stride + t * kv_lora; q_rope: query t, head h at
+// t * q_rope_token_stride + h * q_rope_head_stride. kv_rows[p]:
+// [kv_lora + n_rot] (c then k_rope) for positions 0 .. start_pos + n_query - 1.
+// Query t is at position start_pos + t.
+struct MlaSeq {
+  const float* q_latent = nullptr;
+  const float* q_rope = nullptr;
+  int64_t n_query = 0;
+  int64_t start_pos = 0;
+  std::span<const void* const> kv_rows;
+  float* out = nullptr;
+};
+
+// Every sequence of a batch in one parallel region.
+void MlaAttention(const KernelTable& kernels, const MlaShape& shape, std::span<const MlaSeq> seqs, ThreadPool* pool);
+
+// A single sequence.
 void MlaAttention(const KernelTable& kernels, const MlaShape& shape, const float* q_latent, const float* q_rope,
                   int64_t n_query, int64_t start_pos, std::span<const void* const> kv_rows, float* out,
                   ThreadPool* pool);

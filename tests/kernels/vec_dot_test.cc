@@ -98,6 +98,42 @@ TEST_P(VecDotTest, FloatHelpersMatchReference) {
   }
 }
 
+// The 4-token variants (where a table has them) against the one-token
+// reference on four different activation rows.
+TEST_P(VecDotTest, FourTokenVariantsMatchScalarReference) {
+  const KernelTable& fast = *GetParam().table;
+  const KernelTable& ref = GetKernelTable(Isa::kScalar);
+  std::mt19937 rng(99);
+  int checked = 0;
+  for (DType type : kWeightTypes) {
+    const VecDot4Fn dot4 = fast.ForWeight(type).vec_dot4;
+    if (dot4 == nullptr) continue;
+    const WeightKernel& wk = ref.ForWeight(type);
+    for (int64_t n : {256, 2048}) {
+      const auto w = Quantize(type, RandomRow(rng, n, 0.5f));
+      const size_t act_bytes = *RowBytes(wk.act_type, n);
+      std::vector<uint8_t> x(4 * act_bytes);
+      for (int t = 0; t < 4; ++t) {
+        const auto row = RandomRow(rng, n, 2.0f);
+        QuantizeRow(wk.act_type, row.data(), x.data() + t * act_bytes, n);
+      }
+      float got[4];
+      dot4(n, w.data(), x.data(), act_bytes, got);
+      for (int t = 0; t < 4; ++t) {
+        const float want = wk.vec_dot(n, w.data(), x.data() + t * act_bytes);
+        // Same integer sums per block; float accumulation order differs.
+        EXPECT_NEAR(got[t], want, 1e-4f * (std::fabs(want) + 1.0f)) << DTypeName(type) << " n=" << n << " t=" << t;
+      }
+      ++checked;
+    }
+  }
+  if (fast.isa == Isa::kScalar) {
+    EXPECT_EQ(checked, 0);  // the scalar table has none; nothing to compare
+  } else {
+    EXPECT_GT(checked, 0) << "no 4-token kernel in this table";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(CompiledIsas, VecDotTest, ::testing::ValuesIn(testing::TablesToTest()),
                          [](const auto& info) { return info.param.name; });
 

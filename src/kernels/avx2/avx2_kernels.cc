@@ -13,6 +13,7 @@ void FillAvx2Kernels(KernelTable* t) {
   set(DType::kQ8_0, avx2::DotQ8_0);
   set(DType::kQ4_K, avx2::DotQ4_K);
   set(DType::kQ6_K, avx2::DotQ6_K);
+  t->weights[static_cast<size_t>(DType::kQ6_K)].vec_dot4 = avx2::DotQ6_Kx4;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx2::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx2::GemmQ8_0x8;
   t->quantize_q8s = avx2::QuantizeQ8S;

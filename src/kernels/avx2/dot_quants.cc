@@ -65,17 +65,16 @@ float DotQ4_K(int64_t n, const void* w, const void* x) {
 }
 
 // Q6_K: 32 elements at a time (a quarter of a 128-element half); the two
-// 16-element groups of the quarter have their own scales.
-float DotQ6_K(int64_t n, const void* w, const void* x) {
-  const auto* wb = static_cast<const BlockQ6_K*>(w);
-  const auto* xb = static_cast<const BlockQ8_K*>(x);
+// 16-element groups of the quarter have their own scales. T tokens share
+// each unpacked quarter.
+template <int T>
+inline void DotQ6_KTokens(int64_t n, const BlockQ6_K* wb, const BlockQ8_K* const* xb, float* out) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i two_bits = _mm256_set1_epi8(0x03);
-  float sum = 0.0f;
+  float sum[T] = {};
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    int offset_correction = 0;  // sum over groups of scale * 32 * sum(x)
-    for (int g = 0; g < 16; ++g) offset_correction += wb[i].scales[g] * xb[i].bsums[g];
-    __m256i acc = _mm256_setzero_si256();
+    __m256i acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = wb[i].ql + 64 * half;
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[i].qh + 32 * half));
@@ -88,20 +87,40 @@ float DotQ6_K(int64_t n, const void* w, const void* x) {
       for (int k = 0; k < 4; ++k) {
         const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two_bits);
         const __m256i q = _mm256_or_si256(nibbles[k], _mm256_slli_epi16(high, 4));
-        const int8_t* xq = xb[i].qs + 128 * half + 32 * k;
-        const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
         const int g = 8 * half + 2 * k;
         const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(wb[i].scales[g + 1]), _mm_set1_epi16(wb[i].scales[g]));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q, qx), scale));
+        for (int t = 0; t < T; ++t) {
+          const int8_t* xq = xb[t][i].qs + 128 * half + 32 * k;
+          const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
+          acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, qx), scale));
+        }
       }
     }
-    const __m128i acc128 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    const __m128i s2 = _mm_add_epi32(acc128, _mm_shuffle_epi32(acc128, 0x4E));
-    const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1));
-    const int sum_scaled = _mm_cvtsi128_si32(s1) - 32 * offset_correction;
-    sum += HalfToFloat(wb[i].d) * xb[i].d * sum_scaled;
+    const float dw = HalfToFloat(wb[i].d);
+    for (int t = 0; t < T; ++t) {
+      int offset_correction = 0;  // sum over groups of scale * 32 * sum(x)
+      for (int g = 0; g < 16; ++g) offset_correction += wb[i].scales[g] * xb[t][i].bsums[g];
+      const __m128i acc128 = _mm_add_epi32(_mm256_castsi256_si128(acc[t]), _mm256_extracti128_si256(acc[t], 1));
+      const __m128i s2 = _mm_add_epi32(acc128, _mm_shuffle_epi32(acc128, 0x4E));
+      const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1));
+      sum[t] += dw * xb[t][i].d * static_cast<float>(_mm_cvtsi128_si32(s1) - 32 * offset_correction);
+    }
   }
-  return sum;
+  for (int t = 0; t < T; ++t) out[t] = sum[t];
+}
+
+float DotQ6_K(int64_t n, const void* w, const void* x) {
+  const auto* xb = static_cast<const BlockQ8_K*>(x);
+  float out;
+  DotQ6_KTokens<1>(n, static_cast<const BlockQ6_K*>(w), &xb, &out);
+  return out;
+}
+
+void DotQ6_Kx4(int64_t n, const void* w, const void* x, size_t x_stride, float* out) {
+  const auto* base = static_cast<const uint8_t*>(x);
+  const BlockQ8_K* xb[4];
+  for (int t = 0; t < 4; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(base + t * x_stride);
+  DotQ6_KTokens<4>(n, static_cast<const BlockQ6_K*>(w), xb, out);
 }
 
 }  // namespace tf::avx2

@@ -97,9 +97,22 @@ inline __m256 ReduceEight(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 v4,
 }
 
 // Rows i0, i1 of A against rows j..j+3 of B over k (a multiple of 8):
-// returns [c(i0, j..j+3), c(i1, j..j+3)].
+// returns [c(i0, j..j+3), c(i1, j..j+3)]. Without a1 (an odd last row) the
+// second half is zero and row i0's sums are bit-identical to the paired
+// case: results never depend on how many rows share a call (batch
+// invariance).
 inline __m256 DotTile2x4(int64_t k, const float* a0, const float* a1, const float* b, int64_t ldb) {
   __m256 s00 = _mm256_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+  if (a1 == nullptr) {
+    for (int64_t p = 0; p < k; p += 8) {
+      const __m256 x0 = _mm256_loadu_ps(a0 + p);
+      s00 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b + p), s00);
+      s01 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b + ldb + p), s01);
+      s02 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b + 2 * ldb + p), s02);
+      s03 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b + 3 * ldb + p), s03);
+    }
+    return ReduceEight(s00, s01, s02, s03, s10, s11, s12, s13);
+  }
   for (int64_t p = 0; p < k; p += 8) {
     const __m256 x0 = _mm256_loadu_ps(a0 + p), x1 = _mm256_loadu_ps(a1 + p);
     __m256 y = _mm256_loadu_ps(b + p);
@@ -133,7 +146,7 @@ void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
   for (int64_t i = 0; i < m; i += 2) {
     const float* a0 = a + i * lda;
     const bool pair = i + 1 < m;
-    const float* a1 = pair ? a0 + lda : a0;  // odd m: the last row twice, second copy dropped
+    const float* a1 = pair ? a0 + lda : nullptr;
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
       alignas(32) float out[8];

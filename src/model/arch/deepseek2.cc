@@ -51,7 +51,9 @@ struct Deepseek2Scratch {
   std::vector<float> router_logits;   // [n][n_expert]
   std::vector<ExpertChoice> choices;  // [n][n_expert_used]
   std::vector<float> moe_out;         // [n][n_embd]
-  std::vector<const void*> kv_rows, unused_rows;
+  std::vector<std::vector<const void*>> kv_rows;  // [sequence][position]
+  std::vector<const void*> unused_rows;
+  std::vector<MlaSeq> mla_seqs;
   std::vector<MatMulJob> head_jobs;   // one per head for the per-head projections
   MatmulScratch matmul;
   ExpertRunner experts;
@@ -322,13 +324,16 @@ void Deepseek2Model::AttentionBlock(const Deepseek2Layer& L, int layer, const Fo
   shape.q_rope_head_stride = hk();
   shape.latent_head_stride = n * c_.kv_lora_rank;
   shape.kv_type = kv->type();
-  for (const SequenceSlice& seq : batch.seqs) {
-    CollectKvRows(*kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.kv_rows, &s_.unused_rows);
+  s_.kv_rows.resize(batch.seqs.size());
+  s_.mla_seqs.clear();
+  for (size_t i = 0; i < batch.seqs.size(); ++i) {
+    const SequenceSlice& seq = batch.seqs[i];
+    CollectKvRows(*kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.kv_rows[i], &s_.unused_rows);
     const int64_t off = seq.token_begin;
-    MlaAttention(kernels_, shape, s_.q_latent.data() + off * c_.kv_lora_rank,
-                 s_.q.data() + off * n_head() * hk() + c_.n_nope, seq.num_tokens, seq.start_pos, s_.kv_rows,
-                 s_.o_latent.data() + off * c_.kv_lora_rank, pool);
+    s_.mla_seqs.push_back({s_.q_latent.data() + off * c_.kv_lora_rank, s_.q.data() + off * n_head() * hk() + c_.n_nope,
+                           seq.num_tokens, seq.start_pos, s_.kv_rows[i], s_.o_latent.data() + off * c_.kv_lora_rank});
   }
+  MlaAttention(kernels_, shape, s_.mla_seqs, pool);
   ExpandValues(a, n, pool);
   Project(a.out, s_.v_out.data(), n, s_.h.data(), c_.base.n_embd, pool);
   AddInPlace(s_.h.data(), n * c_.base.n_embd, s_.x.data());
