@@ -167,5 +167,47 @@ TEST(CliTest, TruncatedModelFilesNeverCrash) {
   }
 }
 
+TEST(CliTest, BenchJsonReportsRatesAndRooflinesAndCachesLimits) {
+  const std::string cache = testing::TempPath("machine-limits.json");
+  std::filesystem::remove(cache);
+  const std::string model = Fixture("models/tiny-llama-spm-q4_0.gguf");
+  auto r = RunTokenfab("bench -m " + model + " -p 8 -n 4 -r 2 -t 2 --json --limits-cache " + cache);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"pp_tok_s", "tg_tok_s", "pp_tok_s_sd", "tg_tok_s_sd", "model_bytes", "bw_gbs",
+                          "tg_roofline_pct", "pp_roofline_pct", "int8_gops", "fp32_gflops"}) {
+    ASSERT_TRUE(j.contains(key) && j[key].is_number()) << key << " in " << r.out;
+  }
+  EXPECT_GT(j["pp_tok_s"].get<double>(), 0);
+  EXPECT_GT(j["tg_tok_s"].get<double>(), 0);
+  EXPECT_GE(j["pp_tok_s_sd"].get<double>(), 0);
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_GT(j["model_bytes"].get<double>(), 0);
+  EXPECT_GT(j["bw_gbs"].get<double>(), 0);
+  EXPECT_EQ(j["pp_runs"].size(), 2u);  // the warm-up run is excluded
+  EXPECT_EQ(j["tg_runs"].size(), 2u);
+  // The rooflines follow from the measured limits and the model's size.
+  const double tg_roof = j["bw_gbs"].get<double>() * 1e9 / j["model_bytes"].get<double>();
+  EXPECT_NEAR(j["tg_roofline_pct"].get<double>(), 100.0 * j["tg_tok_s"].get<double>() / tg_roof,
+              1e-6 * j["tg_roofline_pct"].get<double>());
+  // Limits were measured once and cached; the table run reuses them.
+  ASSERT_TRUE(std::filesystem::exists(cache));
+  auto table = RunTokenfab("bench -m " + model + " -p 4 -n 2 -r 1 -t 2 --batch 3 --limits-cache " + cache);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("cached in " + cache), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("pp4 x3"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("tg2 x3"), std::string::npos) << table.out;
+}
+
+TEST(CliTest, BenchRejectsBadArgumentsCleanly) {
+  const std::string model = Fixture("models/tiny-llama-spm-q4_0.gguf");
+  auto r = RunTokenfab("bench -m " + model + " -r 0");
+  EXPECT_FALSE(r.crashed);
+  EXPECT_EQ(r.exit_code, 2);
+  ExpectCleanError(RunTokenfab("bench -m " + model + " -p 0 -n 0"), "need at least one");
+  ExpectCleanError(RunTokenfab("bench -m /nonexistent.gguf"), "/nonexistent.gguf");
+  ExpectCleanError(RunTokenfab("bench -m " + model + " --kv-type q4_0"), "--kv-type");
+}
+
 }  // namespace
 }  // namespace tf

@@ -12,6 +12,7 @@ void FillAvx2Kernels(KernelTable* t) {
   set(DType::kQ4_0, avx2::DotQ4_0);
   set(DType::kQ8_0, avx2::DotQ8_0);
   set(DType::kQ4_K, avx2::DotQ4_K);
+  set(DType::kQ5_K, avx2::DotQ5_K);
   set(DType::kQ6_K, avx2::DotQ6_K);
   t->weights[static_cast<size_t>(DType::kQ6_K)].vec_dot4 = avx2::DotQ6_Kx4;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx2::GemmQ4_0x8;

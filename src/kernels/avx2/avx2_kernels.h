@@ -12,6 +12,7 @@ float DotBF16(int64_t n, const void* w, const void* x);
 float DotQ4_0(int64_t n, const void* w, const void* x);
 float DotQ8_0(int64_t n, const void* w, const void* x);
 float DotQ4_K(int64_t n, const void* w, const void* x);
+float DotQ5_K(int64_t n, const void* w, const void* x);
 float DotQ6_K(int64_t n, const void* w, const void* x);
 void DotQ6_Kx4(int64_t n, const void* w, const void* x, size_t x_stride, float* out);
 void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
