@@ -10,9 +10,15 @@ packages=(
   libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
   libpcre2-dev libutf8proc-dev
   libsimde-dev
+  libboost-dev libssl-dev nodejs curl
 )
 
 missing=()
+# The server tests drive tokenfab with the official `openai` npm client.
+# Debian splits npm out of nodejs; other node builds (e.g. NodeSource) ship it.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
   if [[ "$status" != "installed" ]]; then

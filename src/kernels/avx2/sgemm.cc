@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/avx2/avx2_common.h"
 #include "kernels/avx2/avx2_kernels.h"
@@ -143,6 +144,7 @@ void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
     }
     return;
   }
+  std::vector<float> tail;  // the last n % 4 rows of B, padded to 4
   for (int64_t i = 0; i < m; i += 2) {
     const float* a0 = a + i * lda;
     const bool pair = i + 1 < m;
@@ -154,9 +156,18 @@ void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
       std::memcpy(c + i * ldc + j, out, 4 * sizeof(float));
       if (pair) std::memcpy(c + (i + 1) * ldc + j, out + 4, 4 * sizeof(float));
     }
-    for (; j < n; ++j) {
-      c[i * ldc + j] = DotScalar(k, a0, b + j * ldb);
-      if (pair) c[(i + 1) * ldc + j] = DotScalar(k, a1, b + j * ldb);
+    if (j < n) {
+      // The last 1-3 rows of B go through the same 4-wide tile (zero rows
+      // pad it), so a row's result never depends on where a caller's row
+      // range happened to end (batch invariance across thread splits).
+      if (tail.empty()) {
+        tail.assign(static_cast<size_t>(4 * k), 0.0f);
+        for (int64_t t = 0; t < n - j; ++t) std::memcpy(tail.data() + t * k, b + (j + t) * ldb, k * sizeof(float));
+      }
+      alignas(32) float out[8];
+      _mm256_store_ps(out, DotTile2x4(k, a0, a1, tail.data(), k));
+      std::memcpy(c + i * ldc + j, out, (n - j) * sizeof(float));
+      if (pair) std::memcpy(c + (i + 1) * ldc + j, out + 4, (n - j) * sizeof(float));
     }
   }
 }

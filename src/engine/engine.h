@@ -1,0 +1,125 @@
+// The serving engine: one thread that owns the scheduler, the KV manager and
+// the model runner, and runs one batched forward pass per step over every
+// scheduled request (decodes and prompt chunks together). Other threads talk
+// to it only through Submit/Abort (a locked inbox) and the sinks it calls.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "engine/generation.h"
+#include "engine/active_request.h"
+#include "engine/text_pieces.h"
+#include "kv/kv_manager.h"
+#include "model/kv_storage.h"
+#include "model/model.h"
+#include "sched/scheduler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tf {
+
+struct EngineConfig {
+  SchedulerConfig sched;
+  int block_size = 16;          // tokens per KV block
+  int64_t num_kv_blocks = 0;    // the pool; see KvBlocksForBytes
+  DType kv_type = DType::kF32;
+  int64_t ctx_size = 2048;      // most tokens (prompt + output) one request may hold
+  bool prefix_cache = true;
+};
+
+// Blocks that fit `bytes` of KV memory for `model`.
+int64_t KvBlocksForBytes(const Model& model, DType kv_type, int block_size, double bytes);
+
+// A consistent snapshot for /metrics and tests.
+struct EngineStats {
+  int64_t num_running = 0;
+  int64_t num_waiting = 0;
+  int64_t kv_blocks_used = 0;
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_cached = 0;
+  int64_t prefix_query_tokens = 0;
+  int64_t prefix_hit_tokens = 0;
+  int64_t num_preemptions = 0;
+  int64_t num_steps = 0;
+  int64_t prompt_tokens_computed = 0;
+  int64_t generated_tokens = 0;
+};
+
+class Engine {
+ public:
+  // `model`, `tokenizer` and `pool` must outlive the engine. `fingerprint`
+  // names the model file for prefix-cache keys.
+  static StatusOr<std::unique_ptr<Engine>> Create(Model* model, const Tokenizer* tokenizer, ThreadPool* pool,
+                                                  const EngineConfig& config, const std::string& fingerprint);
+  ~Engine();
+
+  // Thread-safe. Queues a request and returns its handle. InvalidArgument
+  // for a prompt that does not fit the context, ResourceExhausted when the
+  // queue is full, Unavailable once the engine has stopped or died.
+  StatusOr<uint64_t> Submit(GenerationRequest request);
+  // Thread-safe. Ends the request within one step (finish reason abort) and
+  // frees its blocks; unknown or finished handles are ignored.
+  void Abort(uint64_t handle);
+  // Thread-safe. Aborts everything and joins the engine thread.
+  void Shutdown();
+
+  EngineStats stats() const;
+  bool alive() const { return alive_.load(); }
+  const EngineConfig& config() const { return config_; }
+  // Test hook: the next forward pass fails as if the model had.
+  void InjectForwardFailure() { inject_failure_.store(true); }
+
+ private:
+  Engine(Model* model, const Tokenizer* tokenizer, ThreadPool* pool, const EngineConfig& config,
+         std::unique_ptr<KvStorage> kv_storage, const std::string& fingerprint);
+  void Loop();
+  // Moves submitted and aborted requests into the scheduler; blocks while
+  // there is nothing to do. False when the engine should stop.
+  bool DrainInbox();
+  Status RunStep(const SchedulerOutput& out);
+  void FinishRequest(ActiveRequest* r, FinishReason reason, const std::string& error = "");
+  void FailEverything(const std::string& error);
+  void PublishStats();
+
+  Model* model_;
+  const Tokenizer* tokenizer_;
+  ThreadPool* pool_;
+  EngineConfig config_;
+  TextPieces pieces_;
+  std::unique_ptr<KvStorage> kv_storage_;
+  KvManager kv_;
+  Scheduler scheduler_;
+
+  // Engine-thread state.
+  std::unordered_map<uint64_t, std::unique_ptr<ActiveRequest>> requests_;
+  std::unordered_map<SeqId, ActiveRequest*> by_seq_;
+  std::vector<int32_t> flat_tokens_;
+  std::vector<float> logits_;
+  SeqId next_seq_id_ = 1;
+  EngineStats counters_;
+
+  // Shared with other threads.
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::pair<uint64_t, GenerationRequest>> inbox_;
+  std::vector<uint64_t> aborts_;
+  bool stopping_ = false;
+  uint64_t next_handle_ = 1;
+  int64_t num_in_flight_ = 0;  // submitted and not yet finished
+  EngineStats published_;
+  std::atomic<bool> alive_{true};
+  std::atomic<bool> inject_failure_{false};
+  std::thread thread_;
+};
+
+}  // namespace tf

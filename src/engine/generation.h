@@ -1,0 +1,60 @@
+// What a client asks the engine for, and what the engine streams back.
+// The server builds GenerationRequests from OpenAI JSON; the engine thread
+// calls the request's sink with each piece of output.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sched/sampling_params.h"
+
+namespace tf {
+
+enum class FinishReason { kStop, kLength, kAbort, kError };
+const char* FinishReasonName(FinishReason reason);  // "stop", "length", "abort", "error"
+
+struct TokenLogprob {
+  int32_t token = 0;
+  std::string piece;  // the token's bytes
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // most likely alternatives, best first
+};
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // prompt tokens served by the prefix cache
+};
+
+struct StreamDelta {
+  std::string text;                   // new output text (valid UTF-8, stop strings withheld)
+  std::vector<TokenLogprob> logprobs; // one per token this delta covers, when requested
+  int64_t num_tokens = 0;             // output tokens this delta covers
+  bool finished = false;
+  FinishReason finish_reason = FinishReason::kStop;
+  std::string error;  // with kError
+  Usage usage;        // filled on the final delta
+};
+
+// Receives a request's output. Called on the engine thread; must not block.
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  virtual void OnDelta(StreamDelta delta) = 0;
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int64_t max_tokens = 16;
+  std::vector<std::string> stop;
+  bool ignore_eos = false;
+  int top_logprobs = -1;     // -1: no logprobs; 0..20: chosen token plus that many alternatives
+  bool json_object = false;  // constrain output to one JSON object
+  std::shared_ptr<RequestSink> sink;
+};
+
+}  // namespace tf

@@ -1,0 +1,29 @@
+// A request as the scheduler sees it: tokens so far (prompt, then output)
+// and how many of them are already in the KV cache. There are no prefill
+// or decode modes: a request simply has num_computed_tokens < num_tokens.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kv/kv_manager.h"
+
+namespace tf {
+
+enum class RequestState { kWaiting, kRunning, kFinished };
+
+struct Request {
+  SeqId seq_id = 0;                 // unique for the engine's lifetime
+  std::vector<int32_t> tokens;      // prompt followed by output tokens
+  int64_t num_prompt_tokens = 0;
+  int64_t num_computed_tokens = 0;  // tokens whose K/V are in the cache
+  int64_t num_cached_prompt_tokens = 0;  // of the prompt, found in the prefix cache
+  int num_preemptions = 0;
+  RequestState state = RequestState::kWaiting;
+
+  int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
+  int64_t num_pending_tokens() const { return num_tokens() - num_computed_tokens; }
+};
+
+}  // namespace tf

@@ -1,0 +1,314 @@
+// The serving engine end to end on fixture models: batched greedy output
+// equals output alone (with chunked prefill and preemption in the mix),
+// prefix-cache reuse, seeded sampling, aborts, stop strings, the JSON
+// constraint and engine failure.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/fixtures.h"
+#include "engine/engine.h"
+#include "engine/json_constraint.h"
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tf {
+namespace {
+
+// Collects a request's deltas; Wait blocks until the final one.
+class CollectingSink : public RequestSink {
+ public:
+  void OnDelta(StreamDelta delta) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    text_ += delta.text;
+    for (const TokenLogprob& lp : delta.logprobs) tokens_.push_back(lp.token);
+    num_deltas_++;
+    if (delta.finished) {
+      done_ = true;
+      last_ = delta;
+      cv_.notify_all();
+    }
+  }
+  StreamDelta Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(120), [&] { return done_; }));
+    return last_;
+  }
+  int num_deltas() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return num_deltas_;
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+  std::vector<int32_t> tokens() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tokens_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string text_;
+  std::vector<int32_t> tokens_;
+  int num_deltas_ = 0;
+  bool done_ = false;
+  StreamDelta last_;
+};
+
+struct Loaded {
+  std::unique_ptr<GgufFile> file;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+Loaded Load(const std::string& name) {
+  Loaded m;
+  m.file = std::move(*GgufFile::Open(testing::FixturePath("models/" + name + ".gguf")));
+  m.model = std::move(*LoadModel(*m.file, ModelOptions{}));
+  m.tokenizer = std::move(*Tokenizer::FromGguf(*m.file));
+  return m;
+}
+
+EngineConfig SmallConfig(int64_t num_blocks, int64_t max_batch_tokens) {
+  EngineConfig c;
+  c.block_size = 4;
+  c.num_kv_blocks = num_blocks;
+  c.ctx_size = 96;
+  c.sched.max_batch_tokens = max_batch_tokens;
+  c.sched.max_num_seqs = 32;
+  c.sched.watermark_blocks = 1;
+  return c;
+}
+
+GenerationRequest Greedy(std::vector<int32_t> prompt, int64_t max_tokens, std::shared_ptr<CollectingSink> sink) {
+  GenerationRequest g;
+  g.prompt = std::move(prompt);
+  g.sampling.temperature = 0;
+  g.max_tokens = max_tokens;
+  g.ignore_eos = true;
+  g.top_logprobs = 0;  // report each token id
+  g.sink = std::move(sink);
+  return g;
+}
+
+std::vector<std::vector<int32_t>> Prompts(int n, int64_t n_vocab) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < n; ++i) {
+    std::vector<int32_t> p;
+    for (int j = 0; j < 3 + (i * 5) % 17; ++j) p.push_back(static_cast<int32_t>((i * 31 + j * 7 + 3) % n_vocab));
+    prompts.push_back(p);
+  }
+  return prompts;
+}
+
+std::vector<int32_t> RunAlone(Model* model, Tokenizer* tok, ThreadPool* pool, const std::vector<int32_t>& prompt,
+                              int64_t max_tokens) {
+  auto engine = *Engine::Create(model, tok, pool, SmallConfig(64, 512), "fixture");
+  auto sink = std::make_shared<CollectingSink>();
+  EXPECT_TRUE(engine->Submit(Greedy(prompt, max_tokens, sink)).ok());
+  sink->Wait();
+  return sink->tokens();
+}
+
+// Stats are published after the final delta went out; give the engine
+// thread a moment to get there.
+EngineStats WaitForIdle(const Engine& engine) {
+  EngineStats stats = engine.stats();
+  for (int i = 0; i < 400 && stats.num_running + stats.num_waiting + stats.kv_blocks_used > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    stats = engine.stats();
+  }
+  return stats;
+}
+
+class EngineTest : public ::testing::TestWithParam<std::string> {};
+
+// Many requests with small token budgets (chunked prompts next to decodes)
+// and a KV pool too small for all of them (preemption and recompute).
+TEST_P(EngineTest, BatchedGreedyOutputEqualsOutputAlone) {
+  Loaded m = Load(GetParam());
+  ThreadPool pool(2);
+  const auto prompts = Prompts(12, m.model->config().n_vocab);
+  const int64_t max_tokens = 10;
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& p : prompts) alone.push_back(RunAlone(m.model.get(), m.tokenizer.get(), &pool, p, max_tokens));
+
+  for (int64_t num_blocks : {int64_t{200}, int64_t{30}}) {
+    auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(num_blocks, 16), "fixture");
+    std::vector<std::shared_ptr<CollectingSink>> sinks;
+    for (const auto& p : prompts) {
+      sinks.push_back(std::make_shared<CollectingSink>());
+      ASSERT_TRUE(engine->Submit(Greedy(p, max_tokens, sinks.back())).ok());
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      const StreamDelta last = sinks[i]->Wait();
+      EXPECT_EQ(last.finish_reason, FinishReason::kLength);
+      EXPECT_EQ(last.usage.completion_tokens, max_tokens);
+      EXPECT_EQ(sinks[i]->tokens(), alone[i]) << "request " << i << " with " << num_blocks << " blocks";
+    }
+    const EngineStats stats = WaitForIdle(*engine);
+    EXPECT_EQ(stats.kv_blocks_used, 0);
+    EXPECT_EQ(stats.num_running + stats.num_waiting, 0);
+    if (num_blocks == 30) {
+      EXPECT_GT(stats.num_preemptions, 0) << "the small pool should force preemptions";
+    }
+  }
+}
+
+TEST_P(EngineTest, SharedPrefixesHitTheCacheAndGiveTheSameOutput) {
+  Loaded m = Load(GetParam());
+  ThreadPool pool(2);
+  const int64_t n_vocab = m.model->config().n_vocab;
+  std::vector<int32_t> system;
+  for (int i = 0; i < 33; ++i) system.push_back(static_cast<int32_t>((i * 13 + 5) % n_vocab));
+  std::vector<int32_t> a = system, b = system;
+  a.push_back(7);
+  b.push_back(9);
+  const auto expected_b = RunAlone(m.model.get(), m.tokenizer.get(), &pool, b, 6);
+
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 512), "fixture");
+  auto sa = std::make_shared<CollectingSink>(), sb = std::make_shared<CollectingSink>();
+  ASSERT_TRUE(engine->Submit(Greedy(a, 6, sa)).ok());
+  EXPECT_EQ(sa->Wait().usage.cached_prompt_tokens, 0);
+  ASSERT_TRUE(engine->Submit(Greedy(b, 6, sb)).ok());
+  const StreamDelta last = sb->Wait();
+  EXPECT_EQ(last.usage.cached_prompt_tokens, 32);  // 8 full blocks of the shared 33 tokens
+  EXPECT_EQ(sb->tokens(), expected_b);
+  const EngineStats stats = WaitForIdle(*engine);
+  EXPECT_EQ(stats.prefix_hit_tokens, 32);
+  EXPECT_EQ(stats.prefix_query_tokens, 68);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, EngineTest, ::testing::Values("tiny-llama-spm-q8_0", "tiny-deepseek3-q8_0"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = (c == '-') ? '_' : c;
+                           return name;
+                         });
+
+TEST(Engine, SeededSamplingIsReproducible) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 64), "fixture");
+  std::vector<std::vector<int32_t>> outputs;
+  for (uint64_t seed : {11u, 11u, 12u}) {
+    auto sink = std::make_shared<CollectingSink>();
+    GenerationRequest g = Greedy({1, 2, 3, 4}, 16, sink);
+    g.sampling.temperature = 1.0f;
+    g.sampling.seed = seed;
+    ASSERT_TRUE(engine->Submit(std::move(g)).ok());
+    sink->Wait();
+    outputs.push_back(sink->tokens());
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_NE(outputs[0], outputs[2]);
+}
+
+TEST(Engine, AbortEndsTheRequestAndReleasesItsBlocks) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 64), "fixture");
+  auto sink = std::make_shared<CollectingSink>();
+  const uint64_t handle = *engine->Submit(Greedy({1, 2, 3}, 80, sink));
+  while (sink->num_deltas() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  engine->Abort(handle);
+  const StreamDelta last = sink->Wait();
+  EXPECT_EQ(last.finish_reason, FinishReason::kAbort);
+  EXPECT_LT(last.usage.completion_tokens, 80);
+  EXPECT_EQ(WaitForIdle(*engine).kv_blocks_used, 0);
+  engine->Abort(handle);  // unknown now: ignored
+  engine->Abort(9999);
+  // The engine keeps serving.
+  auto again = std::make_shared<CollectingSink>();
+  ASSERT_TRUE(engine->Submit(Greedy({1, 2, 3}, 3, again)).ok());
+  EXPECT_EQ(again->Wait().finish_reason, FinishReason::kLength);
+}
+
+TEST(Engine, StopStringsEndTheOutputAndAreNeverEmitted) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 64), "fixture");
+  auto probe = std::make_shared<CollectingSink>();
+  ASSERT_TRUE(engine->Submit(Greedy({1, 2, 3}, 24, probe)).ok());
+  probe->Wait();
+  const std::string full = probe->text();
+  ASSERT_GE(full.size(), 6u);
+  const std::string stop = full.substr(full.size() / 2, 3);
+  auto sink = std::make_shared<CollectingSink>();
+  GenerationRequest g = Greedy({1, 2, 3}, 24, sink);
+  g.stop = {stop, "never-appears-xyz"};
+  ASSERT_TRUE(engine->Submit(std::move(g)).ok());
+  EXPECT_EQ(sink->Wait().finish_reason, FinishReason::kStop);
+  EXPECT_EQ(sink->text(), full.substr(0, full.find(stop)));
+}
+
+TEST(Engine, JsonObjectModeOnlyEmitsValidJson) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 64), "fixture");
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    auto sink = std::make_shared<CollectingSink>();
+    GenerationRequest g = Greedy({1, 2, 3}, 60, sink);
+    g.sampling.temperature = 1.0f;
+    g.sampling.seed = seed;
+    g.json_object = true;
+    ASSERT_TRUE(engine->Submit(std::move(g)).ok());
+    const StreamDelta last = sink->Wait();
+    const std::string text = sink->text();
+    JsonRecognizer check;
+    EXPECT_TRUE(check.Feed(text)) << text;
+    if (last.finish_reason == FinishReason::kStop) {
+      EXPECT_TRUE(check.complete()) << text;
+      EXPECT_TRUE(nlohmann::json::parse(text, nullptr, false).is_object()) << text;
+    }
+  }
+}
+
+TEST(Engine, RejectsBadRequestsAndQueueOverflow) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  EngineConfig c = SmallConfig(64, 64);
+  c.sched.max_num_seqs = 1;
+  c.sched.max_queue = 1;
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, c, "fixture");
+  auto sink = std::make_shared<CollectingSink>();
+  EXPECT_EQ(engine->Submit(Greedy({}, 4, sink)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine->Submit(Greedy(std::vector<int32_t>(96, 1), 4, sink)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine->Submit(Greedy({-1}, 4, sink)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine->Submit(Greedy({1}, 0, sink)).status().code(), StatusCode::kInvalidArgument);
+  auto s1 = std::make_shared<CollectingSink>(), s2 = std::make_shared<CollectingSink>();
+  ASSERT_TRUE(engine->Submit(Greedy({1, 2}, 40, s1)).ok());
+  ASSERT_TRUE(engine->Submit(Greedy({1, 2}, 40, s2)).ok());
+  EXPECT_EQ(engine->Submit(Greedy({1, 2}, 4, sink)).status().code(), StatusCode::kResourceExhausted);
+  s1->Wait();
+  s2->Wait();
+  // A pool too small for one full context is refused at start-up.
+  EXPECT_FALSE(Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(10, 64), "fixture").ok());
+}
+
+TEST(Engine, AFailedForwardPassFailsItsRequestsAndStopsTheEngine) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 64), "fixture");
+  auto sink = std::make_shared<CollectingSink>();
+  engine->InjectForwardFailure();
+  ASSERT_TRUE(engine->Submit(Greedy({1, 2, 3}, 8, sink)).ok());
+  const StreamDelta last = sink->Wait();
+  EXPECT_EQ(last.finish_reason, FinishReason::kError);
+  EXPECT_NE(last.error.find("injected"), std::string::npos);
+  EXPECT_FALSE(engine->alive());
+  EXPECT_EQ(engine->Submit(Greedy({1}, 1, sink)).status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tf

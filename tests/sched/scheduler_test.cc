@@ -1,0 +1,128 @@
+// The single scheduling rule: decodes first, prompt chunks fill the token
+// budget, admission bounded by sequences and blocks, newest preempted first.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "sched/scheduler.h"
+
+namespace tf {
+namespace {
+
+Request MakeRequest(SeqId id, int64_t n_prompt) {
+  Request r;
+  r.seq_id = id;
+  r.tokens.assign(static_cast<size_t>(n_prompt), static_cast<int32_t>(id));
+  r.num_prompt_tokens = n_prompt;
+  return r;
+}
+
+// Runs a step as the engine would: computed, then one sampled token for
+// every request whose tokens are all computed.
+void CompleteStep(Scheduler* s, const SchedulerOutput& out) {
+  s->OnStepDone(out);
+  for (const ScheduledSeq& seq : out.seqs) {
+    if (seq.request->num_pending_tokens() == 0) seq.request->tokens.push_back(0);
+  }
+}
+
+TEST(Scheduler, ChunksLongPromptsAroundRunningDecodes) {
+  KvManager kv(4, 64, "fp");
+  SchedulerConfig config;
+  config.max_batch_tokens = 8;
+  Scheduler s(config, &kv);
+  Request a = MakeRequest(1, 3), b = MakeRequest(2, 20);
+  ASSERT_TRUE(s.Add(&a));
+  ASSERT_TRUE(s.Add(&b));
+  SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 2u);
+  EXPECT_EQ(out.seqs[0].num_new_tokens, 3);  // a's whole prompt
+  EXPECT_EQ(out.seqs[1].num_new_tokens, 5);  // b's first chunk fills the budget
+  CompleteStep(&s, out);
+  // a decodes one token per step while b's prompt keeps streaming in chunks.
+  for (int step = 0; step < 3; ++step) {
+    out = s.Schedule();
+    ASSERT_EQ(out.seqs.size(), 2u);
+    EXPECT_EQ(out.seqs[0].request, &a);
+    EXPECT_EQ(out.seqs[0].num_new_tokens, 1);
+    EXPECT_EQ(out.seqs[1].request, &b);
+    EXPECT_EQ(out.num_tokens, std::min<int64_t>(8, 1 + b.num_pending_tokens()));
+    CompleteStep(&s, out);
+  }
+  EXPECT_EQ(b.num_computed_tokens, 20);
+  EXPECT_EQ(b.num_output_tokens(), 1);
+}
+
+TEST(Scheduler, RespectsMaxNumSeqsAndQueueBound) {
+  KvManager kv(4, 64, "fp");
+  SchedulerConfig config;
+  config.max_num_seqs = 2;
+  config.max_queue = 3;
+  Scheduler s(config, &kv);
+  std::vector<Request> reqs;
+  for (int i = 0; i < 4; ++i) reqs.push_back(MakeRequest(i + 1, 2));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.Add(&reqs[i]));
+  EXPECT_FALSE(s.Add(&reqs[3]));
+  const SchedulerOutput out = s.Schedule();
+  EXPECT_EQ(out.seqs.size(), 2u);
+  EXPECT_EQ(s.num_running(), 2u);
+  EXPECT_EQ(s.num_waiting(), 1u);
+}
+
+TEST(Scheduler, PreemptsTheNewestRequestWhenBlocksRunOutAndRecomputesIt) {
+  KvManager kv(2, 5, "fp", false);
+  SchedulerConfig config;
+  config.watermark_blocks = 0;
+  Scheduler s(config, &kv);
+  Request a = MakeRequest(1, 4), b = MakeRequest(2, 4);  // 2 blocks each
+  ASSERT_TRUE(s.Add(&a));
+  ASSERT_TRUE(s.Add(&b));
+  SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 2u);
+  CompleteStep(&s, out);  // both now need a third block; only one is left
+  out = s.Schedule();      // a, the oldest, takes it; b, the newest, is preempted
+  ASSERT_EQ(out.preempted.size(), 1u);
+  EXPECT_EQ(out.preempted[0], &b);
+  EXPECT_EQ(b.num_computed_tokens, 0);
+  EXPECT_EQ(b.num_tokens(), 5);  // its output so far is kept
+  EXPECT_EQ(s.num_preemptions(), 1);
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].request, &a);
+  CompleteStep(&s, out);
+  s.Remove(&a);
+  out = s.Schedule();  // b comes back and recomputes prompt + output so far
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].request, &b);
+  EXPECT_EQ(out.seqs[0].num_new_tokens, b.num_tokens());
+}
+
+TEST(Scheduler, AdmissionStopsBeforeThePoolIsOvercommitted) {
+  KvManager kv(4, 4, "fp", false);
+  SchedulerConfig config;
+  config.watermark_blocks = 1;
+  Scheduler s(config, &kv);
+  Request a = MakeRequest(1, 8), b = MakeRequest(2, 8);  // 2 blocks each; 4 total, 1 kept in reserve
+  ASSERT_TRUE(s.Add(&a));
+  ASSERT_TRUE(s.Add(&b));
+  const SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(s.num_waiting(), 1u);
+  EXPECT_EQ(kv.pool().num_used_blocks(), 2);
+}
+
+TEST(Scheduler, RemoveReleasesBlocksWhereverTheRequestIs) {
+  KvManager kv(4, 8, "fp");
+  Scheduler s(SchedulerConfig{}, &kv);
+  Request a = MakeRequest(1, 10), b = MakeRequest(2, 3);
+  ASSERT_TRUE(s.Add(&a));
+  s.Schedule();
+  ASSERT_TRUE(s.Add(&b));
+  EXPECT_GT(kv.pool().num_used_blocks(), 0);
+  s.Remove(&a);
+  s.Remove(&b);
+  EXPECT_EQ(kv.pool().num_used_blocks(), 0);
+  EXPECT_EQ(s.num_running() + s.num_waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace tf
