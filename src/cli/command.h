@@ -28,5 +28,6 @@ CommandFn RegisterInfoCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterSynthCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterChatTemplateCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterBenchCommand(CLI::App* app, const GlobalOptions* global);
+CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global);
 
 }  // namespace tf

@@ -42,7 +42,15 @@ Engine::Engine(Model* model, const Tokenizer* tokenizer, ThreadPool* pool, const
       kv_(config.block_size, config.num_kv_blocks,
           fmt::format("{}|kv={}|block={}", fingerprint, DTypeName(config.kv_type), config.block_size),
           config.prefix_cache),
-      scheduler_(config.sched, &kv_) {
+      scheduler_(
+          [&] {
+            // Submit bounds what is in flight; the scheduler's own queue
+            // must hold all of it.
+            SchedulerConfig sched = config.sched;
+            sched.max_queue = config.sched.max_queue + config.sched.max_num_seqs;
+            return sched;
+          }(),
+          &kv_) {
   counters_.kv_blocks_total = config.num_kv_blocks;
   published_ = counters_;
 }

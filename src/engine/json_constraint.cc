@@ -41,9 +41,13 @@ bool JsonRecognizer::StepNumber(uint8_t c, bool* reprocess) {
 }
 
 bool JsonRecognizer::Step(uint8_t c) {
+  if (state_ != State::kString && state_ != State::kEscape && state_ != State::kUnicode && IsSpace(c)) {
+    if (state_ == State::kStart || ++whitespace_run_ > kMaxWhitespaceRun) return false;
+  } else {
+    whitespace_run_ = 0;
+  }
   switch (state_) {
     case State::kStart:
-      if (IsSpace(c)) return true;
       if (c != '{') return false;
       stack_[depth_++] = '{';
       state_ = State::kObjectFirst;

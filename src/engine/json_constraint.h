@@ -13,6 +13,9 @@ namespace tf {
 class JsonRecognizer {
  public:
   static constexpr int kMaxDepth = 64;
+  // Consecutive whitespace bytes allowed (none before the object): enough
+  // for pretty-printing, never a way to stall without progress.
+  static constexpr int kMaxWhitespaceRun = 32;
   // Feeds bytes; false (state unchanged) if any byte would make the text
   // not a prefix of a JSON object.
   bool Feed(std::string_view bytes);
@@ -43,6 +46,7 @@ class JsonRecognizer {
   const char* literal_ = nullptr;
   std::array<char, kMaxDepth> stack_{};  // '{' or '['
   int depth_ = 0;
+  int whitespace_run_ = 0;
 };
 
 }  // namespace tf

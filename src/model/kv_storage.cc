@@ -46,7 +46,8 @@ KvStorage::KvStorage(const KvLayout& layout, DType type, int block_size, int64_t
       element_bytes_(type == DType::kBF16 ? 2 : 4),
       block_size_(block_size),
       num_blocks_(num_blocks) {
-  data_.resize(layout.bytes_per_token(type) * static_cast<size_t>(block_size) * static_cast<size_t>(num_blocks));
+  bytes_ = layout.bytes_per_token(type) * static_cast<size_t>(block_size) * static_cast<size_t>(num_blocks);
+  data_.reset(new uint8_t[bytes_]);
 }
 
 void KvStorage::Store(uint8_t* dst, const float* src, int64_t n) {

@@ -41,15 +41,15 @@ class KvStorage {
   DType type() const { return type_; }
   int block_size() const { return block_size_; }
   int64_t num_blocks() const { return num_blocks_; }
-  size_t bytes() const { return data_.size(); }
+  size_t bytes() const { return bytes_; }
 
   // A slot's first key / value segment, in the cache's element type.
   // Segment s of the same slot is s * k_segment_stride() (v_...) elements on.
   const void* KeyRow(int layer, int32_t block, int slot) const {
-    return data_.data() + BlockOffset(layer, block) + static_cast<size_t>(slot) * KeySegment() * element_bytes_;
+    return data_.get() + BlockOffset(layer, block) + static_cast<size_t>(slot) * KeySegment() * element_bytes_;
   }
   const void* ValueRow(int layer, int32_t block, int slot) const {
-    return data_.data() + BlockOffset(layer, block) + static_cast<size_t>(block_size_) * layout_.k_row * element_bytes_ +
+    return data_.get() + BlockOffset(layer, block) + static_cast<size_t>(block_size_) * layout_.k_row * element_bytes_ +
            static_cast<size_t>(slot) * ValueSegment() * element_bytes_;
   }
   int64_t k_segment_stride() const { return block_size_ * KeySegment(); }
@@ -74,7 +74,10 @@ class KvStorage {
   size_t element_bytes_;
   int block_size_;
   int64_t num_blocks_;
-  std::vector<uint8_t> data_;
+  // Not value-initialized: a large pool comes from fresh (zero) pages that
+  // are touched only as blocks are used, so start-up does not write it all.
+  std::unique_ptr<uint8_t[]> data_;
+  size_t bytes_ = 0;
 };
 
 }  // namespace tf

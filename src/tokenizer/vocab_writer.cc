@@ -76,6 +76,12 @@ Status WriteBuiltinByteVocab(int64_t n_vocab, GgufWriter* to) {
   to->SetU32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(n_vocab - 1));
   to->SetBool("tokenizer.ggml.add_bos_token", true);
   to->SetBool("tokenizer.ggml.add_eos_token", false);
+  // A Zephyr-style template (TinyLlama-Chat's shape) so synthetic models can
+  // be served through /v1/chat/completions.
+  to->SetString("tokenizer.chat_template",
+                "{{ bos_token }}{% for message in messages %}<|{{ message['role'] }}|>\n"
+                "{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
+                "{% if add_generation_prompt %}<|assistant|>\n{% endif %}");
   return Status::Ok();
 }
 

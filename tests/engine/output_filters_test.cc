@@ -34,7 +34,7 @@ TEST(StopMatcher, FindsTheEarliestOfSeveralStops) {
 }
 
 TEST(JsonRecognizer, AcceptsObjectsByteByByte) {
-  const std::string doc = R"( {"a": [1, -2.5e+3, 0.0, true, null, "x\u00e9\n"], "b": {"c": {}}, "d": []})";
+  const std::string doc = R"({"a": [1, -2.5e+3, 0.0, true, null, "x\u00e9\n"], "b": {"c": {}}, "d": []})";
   JsonRecognizer j;
   for (char c : doc) {
     ASSERT_TRUE(j.Feed(std::string(1, c))) << c;
@@ -50,6 +50,16 @@ TEST(JsonRecognizer, RejectsWhatCanNeverBecomeAnObject) {
     EXPECT_FALSE(j.Feed(bad)) << bad;
     EXPECT_TRUE(j.Feed("{")) << "a failed Feed leaves the state unchanged: " << bad;
   }
+}
+
+TEST(JsonRecognizer, BoundsWhitespaceSoOutputMustProgress) {
+  JsonRecognizer j;
+  EXPECT_FALSE(j.Feed(" "));  // nothing before the object
+  ASSERT_TRUE(j.Feed("{"));
+  EXPECT_TRUE(j.Feed(std::string(JsonRecognizer::kMaxWhitespaceRun, ' ')));
+  EXPECT_FALSE(j.Feed(" "));
+  EXPECT_TRUE(j.Feed("\"a\": \"" + std::string(100, ' ') + "\"}"));  // inside strings it is content
+  EXPECT_TRUE(j.complete());
 }
 
 TEST(JsonRecognizer, BoundsNestingDepth) {

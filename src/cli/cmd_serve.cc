@@ -1,0 +1,191 @@
+// `tokenfab serve`: the OpenAI-compatible server. Listens at once (health
+// answers 503 "loading" until the model is ready), loads the model on a
+// side thread, then serves until SIGINT/SIGTERM, when it stops accepting,
+// lets in-flight requests finish for --shutdown-timeout, aborts the rest
+// and exits 0.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "base/logging.h"
+#include "cli/cli_common.h"
+#include "cli/command.h"
+#include "engine/engine.h"
+#include "server/api_server.h"
+
+namespace tf {
+namespace {
+
+struct ServeOptions {
+  std::string model_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int64_t ctx_size = 0;
+  int max_num_seqs = 64;
+  int64_t max_batch_tokens = 512;
+  int64_t max_queue = 256;
+  double kv_cache_gib = 0;
+  std::string kv_type = "f32";
+  int block_size = 16;
+  std::string api_key;
+  std::string chat_template_file;
+  std::string served_model_name;
+  double shutdown_timeout_s = 30;
+  double read_timeout_s = 30;
+  int64_t max_body_bytes = 8 << 20;
+  bool no_prefix_cache = false;
+};
+
+// Lets the server hold as many connections as the hard limit allows.
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+// Everything the served model owns; built on the loader thread.
+struct ServingState {
+  LoadedModel loaded;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<ChatTemplate> chat_template;
+  std::unique_ptr<Engine> engine;
+  ServedModel served;
+};
+
+StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g) {
+  auto state = std::make_unique<ServingState>();
+  TF_ASSIGN_OR_RETURN(state->loaded, OpenModel(o.model_path));
+  state->pool = std::make_unique<ThreadPool>(ResolveThreads(g.threads));
+  const Model& model = *state->loaded.model;
+  std::string source;
+  if (!o.chat_template_file.empty()) {
+    TF_ASSIGN_OR_RETURN(source, ReadWholeFile(o.chat_template_file));
+  } else {
+    TF_ASSIGN_OR_RETURN(source, state->loaded.file->GetStringOr("tokenizer.chat_template", ""));
+  }
+  if (!source.empty()) {
+    TF_ASSIGN_OR_RETURN(state->chat_template, ChatTemplate::Parse(source));
+  }
+
+  EngineConfig config;
+  TF_ASSIGN_OR_RETURN(config.kv_type, ParseKvType(o.kv_type));
+  config.block_size = o.block_size;
+  const int64_t trained = model.config().n_ctx_train > 0 ? model.config().n_ctx_train : 4096;
+  config.ctx_size = o.ctx_size > 0 ? o.ctx_size : std::min<int64_t>(trained, 4096);
+  config.sched.max_num_seqs = o.max_num_seqs;
+  config.sched.max_batch_tokens = o.max_batch_tokens;
+  config.sched.max_queue = o.max_queue;
+  config.prefix_cache = !o.no_prefix_cache;
+  const double token_bytes = static_cast<double>(model.kv_layout().bytes_per_token(config.kv_type));
+  // Default pool: every sequence at full context, capped at 4 GiB.
+  const double bytes = o.kv_cache_gib > 0
+                           ? o.kv_cache_gib * (1ull << 30)
+                           : std::min(4.0 * (1ull << 30), token_bytes * static_cast<double>(config.ctx_size) *
+                                                              (o.max_num_seqs + 1));
+  config.num_kv_blocks = KvBlocksForBytes(model, config.kv_type, config.block_size, bytes);
+  config.sched.watermark_blocks = std::max<int64_t>(1, config.num_kv_blocks / 100);
+  const std::string fingerprint = fmt::format("{}|{}", std::filesystem::absolute(o.model_path).string(),
+                                              std::filesystem::file_size(o.model_path));
+  TF_ASSIGN_OR_RETURN(state->engine, Engine::Create(state->loaded.model.get(), state->loaded.tokenizer.get(),
+                                                    state->pool.get(), config, fingerprint));
+  ServedModel& s = state->served;
+  s.name = o.served_model_name.empty() ? std::filesystem::path(o.model_path).stem().string() : o.served_model_name;
+  s.engine = state->engine.get();
+  s.tokenizer = state->loaded.tokenizer.get();
+  s.chat_template = state->chat_template.get();
+  s.reasoning = source.find("<think>") != std::string::npos || source.find("</think>") != std::string::npos;
+  s.ctx_size = config.ctx_size;
+  s.n_vocab = model.config().n_vocab;
+  s.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  fmt::print(stderr, "tokenfab serve: model '{}' ready: ctx {} tokens, KV pool {} blocks x {} tokens ({:.2f} GiB {}), "
+                     "max {} sequences, {} tokens per step, {} threads\n",
+             s.name, config.ctx_size, config.num_kv_blocks, config.block_size,
+             token_bytes * config.block_size * config.num_kv_blocks / (1ull << 30), o.kv_type, o.max_num_seqs,
+             o.max_batch_tokens, state->pool->num_threads());
+  return state;
+}
+
+Status Run(const ServeOptions& o, const GlobalOptions& g) {
+  if (o.port < 0 || o.port > 65535) return InvalidArgumentError(fmt::format("--port {} is not a TCP port", o.port));
+  RaiseFileLimit();
+  boost::asio::io_context io(1);
+  ApiServerOptions options;
+  options.api_key = o.api_key;
+  options.http.read_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.read_timeout_s * 1000));
+  options.http.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
+  ApiServer server(&io, options);
+  TF_RETURN_IF_ERROR(server.Listen(o.host, static_cast<uint16_t>(o.port)));
+  fmt::print(stderr, "tokenfab serve: listening on http://{}:{} (loading {})\n", o.host, server.port(), o.model_path);
+
+  std::unique_ptr<ServingState> state;
+  Status load_status = Status::Ok();
+  std::thread loader([&] {
+    auto loaded = LoadServing(o, g);
+    boost::asio::post(io, [&, loaded = std::move(loaded)]() mutable {
+      if (!loaded.ok()) {
+        load_status = loaded.status();
+        io.stop();
+        return;
+      }
+      state = std::move(*loaded);
+      server.SetModel(&state->served);
+    });
+  });
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    fmt::print(stderr, "tokenfab serve: signal {}: draining {} requests (up to {} s)\n", signal, server.num_in_flight(),
+               o.shutdown_timeout_s);
+    server.Shutdown(std::chrono::milliseconds(static_cast<int64_t>(o.shutdown_timeout_s * 1000)), [&] { io.stop(); });
+  });
+  io.run();
+  loader.join();
+  if (state) state->engine->Shutdown();
+  if (!load_status.ok()) return load_status;
+  fmt::print(stderr, "tokenfab serve: stopped\n");
+  return Status::Ok();
+}
+
+}  // namespace
+
+CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app->add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
+  cmd->add_option("-m,--model", o->model_path, "GGUF model")->required();
+  cmd->add_option("--host", o->host, "Address to listen on (default 127.0.0.1)");
+  cmd->add_option("--port", o->port, "TCP port (default 8080; 0 picks a free one)");
+  cmd->add_option("-c,--ctx-size", o->ctx_size, "Most tokens one request may hold (default: min(trained, 4096))")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 24));
+  cmd->add_option("--max-num-seqs", o->max_num_seqs, "Requests running at once (default 64)")->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-batch-tokens", o->max_batch_tokens, "Tokens per forward pass (default 512)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--max-queue", o->max_queue, "Waiting requests before answering 429 (default 256)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  cmd->add_option("--kv-cache-gib", o->kv_cache_gib, "KV cache pool size (default: all sequences at full context, <= 4)")
+      ->check(CLI::Range(0.0, 4096.0));
+  cmd->add_option("--kv-type", o->kv_type, "KV cache element type: f32 or bf16");
+  cmd->add_option("--block-size", o->block_size, "Tokens per KV block (default 16)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' on every route but /health");
+  cmd->add_option("--chat-template-file", o->chat_template_file, "Jinja chat template instead of the model's");
+  cmd->add_option("--served-model-name", o->served_model_name, "Model id to report and accept (default: file stem)");
+  cmd->add_option("--shutdown-timeout", o->shutdown_timeout_s, "Seconds to let requests finish on SIGTERM (default 30)")
+      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--read-timeout", o->read_timeout_s, "Seconds to receive a whole request (default 30)")
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--max-body-bytes", o->max_body_bytes, "Largest request body (default 8 MiB)")
+      ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
+  cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "Do not reuse KV blocks across requests");
+  return [o, global] { return Run(*o, *global); };
+}
+
+}  // namespace tf

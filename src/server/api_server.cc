@@ -1,0 +1,288 @@
+#include "server/api_server.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include "base/logging.h"
+
+namespace tf {
+namespace {
+
+using Json = nlohmann::json;
+namespace http = boost::beast::http;
+
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::array<unsigned char, 32> Sha256(std::string_view s) {
+  std::array<unsigned char, 32> out{};
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+// Delivers engine output to the stream on the io thread; a stream that is
+// gone (client disconnected) simply drops it.
+class PostingSink : public RequestSink {
+ public:
+  PostingSink(boost::asio::io_context* io, std::weak_ptr<GenerationStream> stream, int index)
+      : io_(io), stream_(std::move(stream)), index_(index) {}
+  void OnDelta(StreamDelta delta) override {
+    boost::asio::post(*io_, [stream = stream_, index = index_, delta = std::move(delta)]() mutable {
+      if (auto s = stream.lock()) s->OnDelta(index, std::move(delta));
+    });
+  }
+
+ private:
+  boost::asio::io_context* io_;
+  std::weak_ptr<GenerationStream> stream_;
+  int index_;
+};
+
+// "temperature = 3: ..." or "logit_bias: ..." -> the field name.
+std::string ParamOf(const std::string& message) {
+  const size_t end = message.find_first_of(" :=");
+  return message.substr(0, end);
+}
+
+std::string MessageText(const nlohmann::ordered_json& content) {
+  if (content.is_string()) return content.get<std::string>();
+  std::string text;
+  if (content.is_array()) {
+    for (const auto& part : content) text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(boost::asio::io_context* io, ApiServerOptions options)
+    : io_(io), options_(std::move(options)),
+      http_(io, options_.http, [this](std::shared_ptr<HttpExchange> ex) { Handle(std::move(ex)); }) {
+  http_.set_status_observer([this](int status) { metrics_.RecordHttpStatus(status); });
+}
+
+ApiServer::~ApiServer() = default;
+
+void ApiServer::SendJson(HttpExchange& ex, int status, const Json& body) {
+  ex.Respond(status, Dump(body), "application/json");
+}
+
+void ApiServer::SendError(HttpExchange& ex, const ApiError& error) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (error.status == 429) headers.emplace_back("Retry-After", "1");
+  if (error.status == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
+  ex.Respond(error.status, Dump(error.ToJson()), "application/json", headers);
+}
+
+bool ApiServer::Authorized(const HttpExchange& ex) const {
+  if (options_.api_key.empty()) return true;
+  const auto& req = ex.request();
+  const auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  const std::string_view value(it->value().data(), it->value().size());
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.substr(0, kBearer.size()) != kBearer) return false;
+  // Digests have a fixed length, so the comparison time says nothing about the key.
+  const auto given = Sha256(value.substr(kBearer.size()));
+  const auto expected = Sha256(options_.api_key);
+  return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
+void ApiServer::Handle(std::shared_ptr<HttpExchange> ex) {
+  std::string path(ex->request().target());
+  const size_t query = path.find('?');
+  if (query != std::string::npos) path.resize(query);
+  if (path != "/health" && !Authorized(*ex)) {
+    return SendError(*ex, ApiError{401, "invalid or missing API key (Authorization: Bearer ...)", "authentication_error",
+                                   "", "invalid_api_key"});
+  }
+  Route(ex, path);
+}
+
+void ApiServer::Route(const std::shared_ptr<HttpExchange>& ex, const std::string& path) {
+  const auto method = ex->request().method();
+  auto expect = [&](http::verb verb) {
+    if (method == verb) return true;
+    SendError(*ex, ApiError{405, fmt::format("{} does not accept {}", path, std::string(ex->request().method_string())),
+                            "invalid_request_error"});
+    return false;
+  };
+  if (path == "/health") {
+    if (expect(http::verb::get)) HandleHealth(*ex);
+  } else if (path == "/metrics") {
+    if (expect(http::verb::get)) HandleMetrics(*ex);
+  } else if (path == "/v1/models") {
+    if (expect(http::verb::get)) HandleModels(*ex);
+  } else if (path == "/v1/chat/completions") {
+    if (expect(http::verb::post)) HandleGeneration(ex, Endpoint::kChat);
+  } else if (path == "/v1/completions") {
+    if (expect(http::verb::post)) HandleGeneration(ex, Endpoint::kCompletion);
+  } else {
+    SendError(*ex, ApiError{404, fmt::format("no route for {}", path), "invalid_request_error", "", "not_found"});
+  }
+}
+
+void ApiServer::HandleHealth(HttpExchange& ex) {
+  if (model_ == nullptr) return SendJson(ex, 503, {{"status", "loading"}});
+  if (!model_->engine->alive()) return SendJson(ex, 503, {{"status", "error"}, {"message", "the engine loop has stopped"}});
+  if (draining_) return SendJson(ex, 503, {{"status", "shutting down"}});
+  SendJson(ex, 200, {{"status", "ok"}});
+}
+
+void ApiServer::HandleModels(HttpExchange& ex) {
+  if (model_ == nullptr) return SendError(ex, ApiError{503, "the model is still loading", "server_error"});
+  SendJson(ex, 200,
+           {{"object", "list"},
+            {"data", Json::array({{{"id", model_->name},
+                                   {"object", "model"},
+                                   {"created", model_->created_unix},
+                                   {"owned_by", "tokenfab"},
+                                   {"max_model_len", model_->ctx_size}}})}});
+}
+
+void ApiServer::HandleMetrics(HttpExchange& ex) {
+  std::optional<EngineStats> stats;
+  if (model_ != nullptr) stats = model_->engine->stats();
+  const bool alive = model_ != nullptr && model_->engine->alive();
+  ex.Respond(200, metrics_.Render(stats ? &*stats : nullptr, alive), "text/plain; version=0.0.4");
+}
+
+std::variant<std::vector<int32_t>, ApiError> ApiServer::BuildPrompt(const ApiRequest& request,
+                                                                    bool* starts_in_reasoning) const {
+  const Vocab& vocab = model_->tokenizer->vocab();
+  std::vector<int32_t> tokens;
+  const char* param = request.endpoint == Endpoint::kChat ? "messages" : "prompt";
+  if (request.endpoint == Endpoint::kChat) {
+    if (model_->chat_template == nullptr) {
+      return BadParam("messages", "this model has no chat template; use /v1/completions or --chat-template-file");
+    }
+    ChatTemplateInputs in;
+    for (const auto& m : request.messages) {
+      nlohmann::ordered_json message = m;
+      if (m.contains("content") && m["content"].is_array()) message["content"] = MessageText(m["content"]);
+      in.messages.push_back(message);
+    }
+    in.tools = request.tools;
+    in.add_generation_prompt = true;
+    if (vocab.bos_id() >= 0) in.bos_token = vocab.token(vocab.bos_id()).text;
+    if (vocab.eos_id() >= 0) in.eos_token = vocab.token(vocab.eos_id()).text;
+    StatusOr<std::string> text = model_->chat_template->Render(in);
+    if (!text.ok()) return BadParam("messages", fmt::format("the chat template refused the messages: {}", text.status().message()));
+    const std::string trimmed = text->substr(0, text->find_last_not_of(" \r\n") + 1);
+    *starts_in_reasoning = model_->reasoning && trimmed.size() >= 7 && trimmed.compare(trimmed.size() - 7, 7, "<think>") == 0;
+    // A template that writes BOS itself must not get a second one.
+    const bool add_special = in.bos_token.empty() || text->rfind(in.bos_token, 0) != 0;
+    tokens = model_->tokenizer->Encode(*text, add_special, /*parse_special=*/true);
+  } else if (request.prompt_is_tokens) {
+    tokens = request.prompt_tokens;
+    for (int32_t t : tokens) {
+      if (t >= model_->n_vocab) return BadParam("prompt", fmt::format("token id {} is outside the vocabulary [0, {})", t, model_->n_vocab));
+    }
+  } else {
+    tokens = model_->tokenizer->Encode(request.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+  }
+  if (tokens.empty()) return BadParam(param, "the prompt is empty");
+  if (static_cast<int64_t>(tokens.size()) >= model_->ctx_size) {
+    ApiError e = BadParam(param, fmt::format("this model's context (n_ctx) is {} tokens and the prompt has {}; it must "
+                                             "leave room for at least one generated token",
+                                             model_->ctx_size, tokens.size()));
+    e.code = "context_length_exceeded";
+    return e;
+  }
+  return tokens;
+}
+
+std::optional<ApiError> ApiServer::Submit(const std::shared_ptr<GenerationStream>& stream, const ApiRequest& request,
+                                          const std::vector<int32_t>& prompt) {
+  if (Status s = request.sampling.Validate(model_->n_vocab); !s.ok()) return BadParam(ParamOf(s.message()), s.message());
+  const int64_t room = model_->ctx_size - static_cast<int64_t>(prompt.size());
+  const int64_t default_max = request.endpoint == Endpoint::kChat ? room : 16;
+  for (int i = 0; i < request.n; ++i) {
+    GenerationRequest g;
+    g.prompt = prompt;
+    g.sampling = request.sampling;
+    if (request.sampling.seed) g.sampling.seed = *request.sampling.seed + static_cast<uint64_t>(i);
+    g.max_tokens = std::min(request.max_tokens.value_or(default_max), room);
+    g.stop = request.stop;
+    g.ignore_eos = request.ignore_eos;
+    g.top_logprobs = request.logprobs ? request.top_logprobs : -1;
+    g.json_object = request.json_object;
+    g.sink = std::make_shared<PostingSink>(io_, stream, i);
+    StatusOr<uint64_t> handle = model_->engine->Submit(std::move(g));
+    if (!handle.ok()) {
+      stream->AbortAll();
+      const Status& s = handle.status();
+      if (s.code() == StatusCode::kResourceExhausted) return ApiError{429, "the server is at capacity: " + s.message(), "rate_limit_error"};
+      if (s.code() == StatusCode::kUnavailable) return ApiError{503, "the engine is not running: " + s.message(), "server_error"};
+      return BadParam(request.endpoint == Endpoint::kChat ? "messages" : "prompt", s.message());
+    }
+    stream->AddHandle(*handle);
+  }
+  return std::nullopt;
+}
+
+void ApiServer::HandleGeneration(const std::shared_ptr<HttpExchange>& ex, Endpoint endpoint) {
+  const auto arrival = std::chrono::steady_clock::now();
+  auto reject = [&](const ApiError& e) {
+    metrics_.RecordOutcome("rejected");
+    SendError(*ex, e);
+  };
+  if (model_ == nullptr) return reject(ApiError{503, "the model is still loading", "server_error"});
+  if (draining_) return reject(ApiError{503, "the server is shutting down", "server_error"});
+  if (!model_->engine->alive()) return reject(ApiError{503, "the engine loop has stopped", "server_error"});
+  auto parsed = ParseApiRequest(endpoint, ex->request().body(), options_.parse);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return reject(*e);
+  const ApiRequest& request = std::get<ApiRequest>(parsed);
+  if (!request.model.empty() && request.model != model_->name) {
+    return reject(ApiError{404, fmt::format("the model '{}' does not exist; this server serves '{}'", request.model, model_->name),
+                           "invalid_request_error", "model", "model_not_found"});
+  }
+  bool starts_in_reasoning = false;
+  auto prompt = BuildPrompt(request, &starts_in_reasoning);
+  if (auto* e = std::get_if<ApiError>(&prompt)) return reject(*e);
+  const auto& tokens = std::get<std::vector<int32_t>>(prompt);
+  auto stream = std::make_shared<GenerationStream>(ex, request, *model_, &metrics_, static_cast<int64_t>(tokens.size()),
+                                                   starts_in_reasoning, arrival);
+  if (auto e = Submit(stream, request, tokens)) return reject(*e);
+  in_flight_.emplace(stream.get(), stream);
+  stream->set_on_done([this, raw = stream.get()] {
+    // Deferred: the stream is still on the call stack.
+    boost::asio::post(*io_, [this, raw] {
+      in_flight_.erase(raw);
+      CheckDrained();
+    });
+  });
+  ex->OnClientGone([this, weak = std::weak_ptr<GenerationStream>(stream)] {
+    if (auto s = weak.lock()) {
+      s->AbortAll();
+      // Keep it until the engine confirms the aborts, so blocks are released.
+    }
+  });
+  stream->Start();
+}
+
+void ApiServer::Shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
+  draining_ = true;
+  on_drained_ = std::move(done);
+  http_.StopAccepting();
+  drain_timer_ = std::make_unique<boost::asio::steady_timer>(*io_, timeout);
+  drain_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    TF_LOG_WARN("shutdown: {} requests still running after the timeout; aborting them", in_flight_.size());
+    for (auto& [raw, stream] : in_flight_) stream->AbortAll();
+  });
+  CheckDrained();
+}
+
+void ApiServer::CheckDrained() {
+  if (!draining_ || !in_flight_.empty() || !on_drained_) return;
+  if (drain_timer_) drain_timer_->cancel();
+  auto done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  done();
+}
+
+}  // namespace tf

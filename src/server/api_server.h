@@ -1,0 +1,72 @@
+// The OpenAI-compatible API: routes, authentication, prompt building
+// (chat templates, tokenization, context checks), hand-off to the engine,
+// health, metrics and graceful shutdown. Runs on the io thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "server/generation_stream.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/openai_request.h"
+#include "server/served_model.h"
+
+namespace tf {
+
+struct ApiServerOptions {
+  std::string api_key;  // empty: no authentication
+  HttpLimits http;
+  ParseLimits parse;
+};
+
+class ApiServer {
+ public:
+  ApiServer(boost::asio::io_context* io, ApiServerOptions options);
+  ~ApiServer();
+
+  Status Listen(const std::string& host, uint16_t port) { return http_.Listen(host, port); }
+  uint16_t port() const { return http_.port(); }
+  // The model is ready (until then /health answers 503 "loading"). io thread.
+  void SetModel(const ServedModel* model) { model_ = model; }
+  // Stops accepting, lets in-flight requests finish for `timeout`, aborts
+  // what is left, then calls `done` (io thread).
+  void Shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
+  int64_t num_in_flight() const { return static_cast<int64_t>(in_flight_.size()); }
+  int64_t num_connections() const { return http_.num_connections(); }
+
+ private:
+  void Handle(std::shared_ptr<HttpExchange> ex);
+  void Route(const std::shared_ptr<HttpExchange>& ex, const std::string& path);
+  bool Authorized(const HttpExchange& ex) const;
+  void SendError(HttpExchange& ex, const ApiError& error);
+  void SendJson(HttpExchange& ex, int status, const nlohmann::json& body);
+  void HandleHealth(HttpExchange& ex);
+  void HandleModels(HttpExchange& ex);
+  void HandleMetrics(HttpExchange& ex);
+  void HandleGeneration(const std::shared_ptr<HttpExchange>& ex, Endpoint endpoint);
+  // The prompt's tokens, or an error naming the param.
+  std::variant<std::vector<int32_t>, ApiError> BuildPrompt(const ApiRequest& request, bool* starts_in_reasoning) const;
+  std::optional<ApiError> Submit(const std::shared_ptr<GenerationStream>& stream, const ApiRequest& request,
+                                 const std::vector<int32_t>& prompt);
+  void CheckDrained();
+
+  boost::asio::io_context* io_;
+  ApiServerOptions options_;
+  HttpServer http_;
+  ServerMetrics metrics_;
+  const ServedModel* model_ = nullptr;
+  std::unordered_map<GenerationStream*, std::shared_ptr<GenerationStream>> in_flight_;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+  std::unique_ptr<boost::asio::steady_timer> drain_timer_;
+};
+
+}  // namespace tf

@@ -1,0 +1,121 @@
+#include "server/metrics.h"
+
+#include <fmt/format.h>
+
+namespace tf {
+namespace {
+
+std::vector<double> LatencyBounds() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75,
+          1.0,   2.5,    5.0,   10.0, 20.0,  40.0, 80.0,  160.0};
+}
+
+void Gauge(const char* name, const char* help, const char* type, double value, std::string* out) {
+  *out += fmt::format("# HELP tokenfab_{} {}\n# TYPE tokenfab_{} {}\ntokenfab_{} {}\n", name, help, name, type, name, value);
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::Observe(double value) {
+  size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += value;
+  ++count_;
+}
+
+void Histogram::Render(const std::string& name, const std::string& help, std::string* out) const {
+  *out += fmt::format("# HELP tokenfab_{} {}\n# TYPE tokenfab_{} histogram\n", name, help, name);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    *out += fmt::format("tokenfab_{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
+  }
+  cumulative += counts_.back();
+  *out += fmt::format("tokenfab_{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative);
+  *out += fmt::format("tokenfab_{}_sum {}\ntokenfab_{}_count {}\n", name, sum_, name, count_);
+}
+
+ServerMetrics::ServerMetrics()
+    : ttft_(LatencyBounds()), itl_(LatencyBounds()), tpot_(LatencyBounds()), e2e_(LatencyBounds()) {
+  for (const char* o : {"stop", "length", "abort", "error", "rejected"}) outcomes_[o] = 0;
+}
+
+void ServerMetrics::RecordOutcome(const std::string& outcome) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++outcomes_[outcome];
+}
+
+void ServerMetrics::RecordHttpStatus(int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++http_statuses_[status];
+}
+
+void ServerMetrics::RecordTokens(int64_t prompt_tokens, int64_t generated_tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  prompt_tokens_ += static_cast<uint64_t>(prompt_tokens);
+  generated_tokens_ += static_cast<uint64_t>(generated_tokens);
+}
+
+void ServerMetrics::ObserveTtft(double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ttft_.Observe(seconds);
+}
+
+void ServerMetrics::ObserveInterToken(double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  itl_.Observe(seconds);
+}
+
+void ServerMetrics::ObserveRequest(double e2e_seconds, double tpot_seconds, bool has_tpot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  e2e_.Observe(e2e_seconds);
+  if (has_tpot) tpot_.Observe(tpot_seconds);
+}
+
+std::string ServerMetrics::Render(const EngineStats* stats, bool engine_alive) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  out += "# HELP tokenfab_requests_total Finished requests by outcome (finish reason, or rejected before running)\n";
+  out += "# TYPE tokenfab_requests_total counter\n";
+  for (const auto& [outcome, n] : outcomes_) out += fmt::format("tokenfab_requests_total{{outcome=\"{}\"}} {}\n", outcome, n);
+  out += "# HELP tokenfab_http_responses_total HTTP responses by status code\n# TYPE tokenfab_http_responses_total counter\n";
+  for (const auto& [code, n] : http_statuses_) out += fmt::format("tokenfab_http_responses_total{{code=\"{}\"}} {}\n", code, n);
+  Gauge("prompt_tokens_total", "Prompt tokens of finished requests", "counter", static_cast<double>(prompt_tokens_), &out);
+  Gauge("generation_tokens_total", "Generated tokens of finished requests", "counter", static_cast<double>(generated_tokens_), &out);
+  ttft_.Render("time_to_first_token_seconds", "Time from request arrival to its first output token", &out);
+  tpot_.Render("time_per_output_token_seconds", "Mean time per output token after the first, per request", &out);
+  itl_.Render("inter_token_latency_seconds", "Time between consecutive output deltas of a request", &out);
+  e2e_.Render("e2e_request_latency_seconds", "Time from request arrival to its last token", &out);
+  Gauge("engine_alive", "1 while the engine loop runs", "gauge", engine_alive ? 1 : 0, &out);
+  if (stats == nullptr) return out;
+  Gauge("requests_running", "Requests in the running batch", "gauge", static_cast<double>(stats->num_running), &out);
+  Gauge("requests_waiting", "Requests waiting to be scheduled", "gauge", static_cast<double>(stats->num_waiting), &out);
+  Gauge("kv_blocks_used", "KV cache blocks held by requests", "gauge", static_cast<double>(stats->kv_blocks_used), &out);
+  Gauge("kv_blocks_total", "KV cache blocks in the pool", "gauge", static_cast<double>(stats->kv_blocks_total), &out);
+  Gauge("kv_blocks_cached", "KV blocks holding a reusable prefix", "gauge", static_cast<double>(stats->kv_blocks_cached), &out);
+  Gauge("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache", "counter",
+        static_cast<double>(stats->prefix_query_tokens), &out);
+  Gauge("prefix_cache_hits_total", "Prompt tokens found in the prefix cache", "counter",
+        static_cast<double>(stats->prefix_hit_tokens), &out);
+  Gauge("preemptions_total", "Requests preempted for KV memory (recomputed later)", "counter",
+        static_cast<double>(stats->num_preemptions), &out);
+  Gauge("engine_steps_total", "Batched forward passes", "counter", static_cast<double>(stats->num_steps), &out);
+  Gauge("engine_generated_tokens_total", "Tokens sampled by the engine", "counter",
+        static_cast<double>(stats->generated_tokens), &out);
+  const auto now = std::chrono::steady_clock::now();
+  rate_samples_.emplace_back(now, stats->generated_tokens);
+  while (rate_samples_.size() > 2 && now - rate_samples_.front().first > std::chrono::seconds(10)) rate_samples_.pop_front();
+  double rate = 0;
+  if (rate_samples_.size() >= 2) {
+    const double dt = std::chrono::duration<double>(now - rate_samples_.front().first).count();
+    if (dt > 0) rate = static_cast<double>(stats->generated_tokens - rate_samples_.front().second) / dt;
+  }
+  Gauge("generation_tokens_per_second", "Generated tokens per second since the oldest scrape of the last 10 s",
+        "gauge", rate, &out);
+  return out;
+}
+
+}  // namespace tf

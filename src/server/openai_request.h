@@ -1,0 +1,59 @@
+// OpenAI request JSON (chat completions and completions) parsed into
+// validated parameters. Every field is type- and range-checked; a problem
+// is an ApiError naming the offending `param`. Nothing here touches the
+// model: prompts are tokenized by the API server.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sched/sampling_params.h"
+#include "server/api_error.h"
+
+namespace tf {
+
+enum class Endpoint { kChat, kCompletion };
+
+struct ApiRequest {
+  Endpoint endpoint = Endpoint::kChat;
+  std::string model;
+  nlohmann::ordered_json messages;  // chat: validated array of {role, content}
+  nlohmann::ordered_json tools;     // chat: null or array
+  std::string prompt_text;          // completions, when the prompt is text
+  std::vector<int32_t> prompt_tokens;
+  bool prompt_is_tokens = false;
+  SamplingParams sampling;
+  std::optional<int64_t> max_tokens;
+  std::vector<std::string> stop;
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;
+  bool logprobs = false;
+  int top_logprobs = 0;
+  bool json_object = false;
+  bool ignore_eos = false;
+};
+
+struct ParseLimits {
+  int max_n = 16;
+  int max_stop_strings = 16;
+  size_t max_stop_bytes = 256;
+  size_t max_logit_bias = 1024;
+  int max_json_depth = 64;
+};
+
+// `body` is the raw request body.
+std::variant<ApiRequest, ApiError> ParseApiRequest(Endpoint endpoint, std::string_view body,
+                                                   const ParseLimits& limits = ParseLimits{});
+
+// False when brackets nest deeper than `max_depth` (checked before parsing,
+// so a hostile body cannot exhaust the parser's stack).
+bool JsonDepthWithin(std::string_view text, int max_depth);
+
+}  // namespace tf

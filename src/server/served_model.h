@@ -1,0 +1,24 @@
+// What the API server needs to know about the model it serves.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/engine.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tf {
+
+struct ServedModel {
+  std::string name;                 // the id /v1/models lists and requests may name
+  Engine* engine = nullptr;
+  const Tokenizer* tokenizer = nullptr;
+  const ChatTemplate* chat_template = nullptr;  // null: chat completions are refused
+  bool reasoning = false;           // the template writes <think> blocks
+  int64_t ctx_size = 0;
+  int64_t n_vocab = 0;
+  int64_t created_unix = 0;
+};
+
+}  // namespace tf
