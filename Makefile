@@ -5,7 +5,6 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 TOKENFAB := $(BUILD_DIR)/src/tokenfab
-DEMO_MODEL := models/tiny-q8_0.gguf
 
 .PHONY: all deps configure build test demo clean
 
@@ -13,6 +12,7 @@ all: build
 
 deps:
 	./scripts/install-deps.sh
+	./scripts/install-npm-deps.sh
 
 configure: deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DTF_WERROR=ON
@@ -23,12 +23,8 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-$(DEMO_MODEL): | build
-	mkdir -p models
-	$(TOKENFAB) synth --preset tiny --type q8_0 -o $(DEMO_MODEL)
-
-demo: build $(DEMO_MODEL)
-	$(TOKENFAB) generate -m $(DEMO_MODEL) -p "Once upon a time" -n 64 --seed 42
+demo: build
+	TOKENFAB=$(TOKENFAB) ./scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

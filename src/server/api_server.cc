@@ -267,6 +267,7 @@ void ApiServer::HandleGeneration(const std::shared_ptr<HttpExchange>& ex, Endpoi
 void ApiServer::Shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
   draining_ = true;
   on_drained_ = std::move(done);
+  drain_deadline_ = std::chrono::steady_clock::now() + timeout + std::chrono::seconds(2);
   http_.StopAccepting();
   drain_timer_ = std::make_unique<boost::asio::steady_timer>(*io_, timeout);
   drain_timer_->async_wait([this](const boost::system::error_code& ec) {
@@ -279,6 +280,14 @@ void ApiServer::Shutdown(std::chrono::milliseconds timeout, std::function<void()
 
 void ApiServer::CheckDrained() {
   if (!draining_ || !in_flight_.empty() || !on_drained_) return;
+  // Responses still being written (bounded by the drain deadline's grace).
+  if (http_.num_busy() > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+    flush_timer_ = std::make_unique<boost::asio::steady_timer>(*io_, std::chrono::milliseconds(20));
+    flush_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) CheckDrained();
+    });
+    return;
+  }
   if (drain_timer_) drain_timer_->cancel();
   auto done = std::move(on_drained_);
   on_drained_ = nullptr;

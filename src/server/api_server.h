@@ -67,6 +67,8 @@ class ApiServer {
   bool draining_ = false;
   std::function<void()> on_drained_;
   std::unique_ptr<boost::asio::steady_timer> drain_timer_;
+  std::unique_ptr<boost::asio::steady_timer> flush_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
 };
 
 }  // namespace tf

@@ -31,12 +31,16 @@ std::string PlainError(int status, const std::string& message) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpLimits& limits, const HttpHandler& handler,
-          const std::function<void(int)>& status_observer, std::shared_ptr<std::atomic<int64_t>> counter)
+          const std::function<void(int)>& status_observer, std::shared_ptr<std::atomic<int64_t>> counter,
+          std::shared_ptr<std::atomic<int64_t>> busy)
       : stream_(std::move(socket)), timer_(stream_.get_executor()), limits_(limits), handler_(handler), status_observer_(status_observer),
-        counter_(std::move(counter)) {
+        counter_(std::move(counter)), busy_counter_(std::move(busy)) {
     ++*counter_;
   }
-  ~Session() { --*counter_; }
+  ~Session() {
+    SetBusy(false);
+    --*counter_;
+  }
 
   void Start() { ReadHeader(); }
 
@@ -62,6 +66,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteNext();
   void OnExchangeDone();
   void Close();
+  // Busy: from a complete request until its response is fully written.
+  void SetBusy(bool busy) {
+    if (busy != busy_) *busy_counter_ += busy ? 1 : -1;
+    busy_ = busy;
+  }
 
   beast::tcp_stream stream_;
   // Our own read deadline (not the stream's, which would close the socket
@@ -72,6 +81,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpHandler& handler_;
   const std::function<void(int)>& status_observer_;
   std::shared_ptr<std::atomic<int64_t>> counter_;
+  std::shared_ptr<std::atomic<int64_t>> busy_counter_;
+  bool busy_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpRequest request_;
@@ -148,6 +159,7 @@ void Session::OnBody(beast::error_code ec) {
   request_ = parser_->release();
   keep_alive_ = request_.keep_alive();
   exchange_done_ = false;
+  SetBusy(true);
   gone_callback_ = nullptr;
   Watch();
   handler_(std::make_shared<Exchange>(shared_from_this()));
@@ -176,6 +188,7 @@ void Session::Watch() {
 void Session::MaybeReadNext() {
   if (closed_ || writing_ || watching_ || !exchange_done_) return;
   exchange_done_ = false;
+  SetBusy(false);
   if (keep_alive_) ReadHeader();
   else Close();
 }
@@ -276,6 +289,7 @@ void Session::OnExchangeDone() {
 void Session::Close() {
   if (closed_) return;
   closed_ = true;
+  SetBusy(false);
   timer_.cancel();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -286,7 +300,8 @@ void Session::Close() {
 
 HttpServer::HttpServer(net::io_context* io, HttpLimits limits, HttpHandler handler)
     : io_(io), limits_(limits), handler_(std::move(handler)), acceptor_(*io),
-      num_connections_(std::make_shared<std::atomic<int64_t>>(0)) {}
+      num_connections_(std::make_shared<std::atomic<int64_t>>(0)),
+      num_busy_(std::make_shared<std::atomic<int64_t>>(0)) {}
 
 HttpServer::~HttpServer() { StopAccepting(); }
 
@@ -315,7 +330,7 @@ void HttpServer::Accept() {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), limits_, handler_, status_observer_, num_connections_)->Start();
+      std::make_shared<Session>(std::move(socket), limits_, handler_, status_observer_, num_connections_, num_busy_)->Start();
     } else if (ec == net::error::no_descriptors) {
       TF_LOG_WARN("http: out of file descriptors; connection refused");
     }

@@ -58,6 +58,8 @@ class HttpServer {
   // Stops accepting new connections; open ones finish their exchanges.
   void StopAccepting();
   int64_t num_connections() const { return num_connections_->load(); }
+  // Exchanges between a complete request and the last byte of its response.
+  int64_t num_busy() const { return num_busy_->load(); }
   // Called when a response completes with its status (for metrics).
   void set_status_observer(std::function<void(int)> observer) { status_observer_ = std::move(observer); }
 
@@ -70,6 +72,7 @@ class HttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::shared_ptr<std::atomic<int64_t>> num_connections_;
+  std::shared_ptr<std::atomic<int64_t>> num_busy_;
 };
 
 }  // namespace tf
