@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev libutf8proc-dev
   libsimde-dev
   libboost-dev libssl-dev nodejs curl
+  chromium fonts-dejavu-core
 )
 
 missing=()

@@ -29,5 +29,6 @@ CommandFn RegisterSynthCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterChatTemplateCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterBenchCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global);
+CommandFn RegisterLoadgenCommand(CLI::App* app, const GlobalOptions* global);
 
 }  // namespace tf
