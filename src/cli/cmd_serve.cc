@@ -116,6 +116,13 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
 
 Status Run(const ServeOptions& o, const GlobalOptions& g) {
   if (o.port < 0 || o.port > 65535) return InvalidArgumentError(fmt::format("--port {} is not a TCP port", o.port));
+  std::error_code fs_error;
+  if (!std::filesystem::is_regular_file(o.model_path, fs_error)) {
+    return NotFoundError(fmt::format("--model {}: no such file", o.model_path));
+  }
+  if (!o.chat_template_file.empty() && !std::filesystem::is_regular_file(o.chat_template_file, fs_error)) {
+    return NotFoundError(fmt::format("--chat-template-file {}: no such file", o.chat_template_file));
+  }
   RaiseFileLimit();
   boost::asio::io_context io(1);
   ApiServerOptions options;

@@ -89,7 +89,7 @@ TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_NE(info.out.find("architecture:  llama"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("q4_0 x"), std::string::npos);
-  EXPECT_NE(info.out.find("chat template: absent"), std::string::npos);
+  EXPECT_NE(info.out.find("chat template: present"), std::string::npos) << "synth writes a Zephyr-style template";
   auto g1 = RunTokenfab("generate -m " + path + " -p 'hello world' -n 16 --seed 9 --temp 0.7");
   auto g2 = RunTokenfab("generate -m " + path + " -p 'hello world' -n 16 --seed 9 --temp 0.7");
   ASSERT_EQ(g1.exit_code, 0) << g1.err;
@@ -109,8 +109,11 @@ TEST(CliTest, GenerateStopsAtEndOfTextAndChatUsesTheTemplate) {
   EXPECT_NE(stop.out.find("decode: 0 tokens"), std::string::npos) << stop.out;
   auto ignore = RunTokenfab("generate -m " + path + " -p hi -n 5 --temp 0 --logit-bias 4095=100 --ignore-eos");
   EXPECT_NE(ignore.out.find("decode: 5 tokens"), std::string::npos) << ignore.out;
-  // A model without a template cannot chat; the DeepSeek fixture can.
-  ExpectCleanError(RunTokenfab("generate -m " + path + " --chat -p hi"), "no chat template");
+  // A model without a template cannot chat; synthetic models and the
+  // DeepSeek fixture can.
+  ExpectCleanError(RunTokenfab("generate -m " + Fixture("models/tiny-llama-spm-q8_0.gguf") + " --chat -p hi"),
+                   "no chat template");
+  EXPECT_EQ(RunTokenfab("generate -m " + path + " --chat -p hi -n 2 --temp 0").exit_code, 0);
   auto chat = RunTokenfab("generate -m " + Fixture("models/tiny-deepseek3-q8_0.gguf") + " --chat --system S -p hello -n 4 --temp 0");
   ASSERT_EQ(chat.exit_code, 0) << chat.err;
   EXPECT_EQ(chat.out.find("hello"), std::string::npos) << "chat mode prints only the reply";
@@ -207,6 +210,20 @@ TEST(CliTest, BenchRejectsBadArgumentsCleanly) {
   ExpectCleanError(RunTokenfab("bench -m " + model + " -p 0 -n 0"), "need at least one");
   ExpectCleanError(RunTokenfab("bench -m /nonexistent.gguf"), "/nonexistent.gguf");
   ExpectCleanError(RunTokenfab("bench -m " + model + " --kv-type q4_0"), "--kv-type");
+}
+
+TEST(CliTest, ServeAndLoadgenRejectBadArgumentsCleanly) {
+  ExpectCleanError(RunTokenfab("serve -m /nonexistent.gguf"), "/nonexistent.gguf");
+  ExpectCleanError(RunTokenfab("serve -m " + Fixture("models/tiny-llama-spm-q8_0.gguf") + " --host not-an-ip --port 0"),
+                   "not-an-ip");
+  ExpectCleanError(RunTokenfab("loadgen --url ftp://127.0.0.1:1"), "only http://");
+  ExpectCleanError(RunTokenfab("loadgen --url http://127.0.0.1:8080 --input-tokens 5:2"), "--input-tokens 5:2");
+  ExpectCleanError(RunTokenfab("loadgen --url http://127.0.0.1:8080 --sweep speed=1,2"), "--sweep");
+  // Nothing listens on port 1: the run completes and reports the failures.
+  auto r = RunTokenfab("loadgen --url http://127.0.0.1:1 --num-requests 2 --no-progress");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("connect"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("no request succeeded"), std::string::npos) << r.err;
 }
 
 }  // namespace
