@@ -102,7 +102,7 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   s.engine = state->engine.get();
   s.tokenizer = state->loaded.tokenizer.get();
   s.chat_template = state->chat_template.get();
-  s.reasoning = source.find("<think>") != std::string::npos || source.find("</think>") != std::string::npos;
+  s.reasoning = TemplateUsesThinking(source);
   s.ctx_size = config.ctx_size;
   s.n_vocab = model.config().n_vocab;
   s.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

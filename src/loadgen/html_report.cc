@@ -71,7 +71,8 @@ window.onerror = function (msg) { document.body.dataset.error = String(msg); };
   function fmt(v) { return Math.abs(v) >= 1000 ? (v / 1000).toFixed(1) + "k" : (+v.toPrecision(3)).toString(); }
   // series: [{name, points: [[x, y], ...], step}] ; opts: {xLabel, yLabel, xLog}
   function lineChart(id, series, opts) {
-    const W = 540, H = 300, L = 56, R = 14, T = 12, B = 58;
+    const legendRows = Math.ceil(series.length / 4);
+    const W = 540, L = 56, R = 14, T = 12, B = 44 + 14 * legendRows, H = 286 + 14 * legendRows;
     const svg = el("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img"});
     document.getElementById(id).appendChild(svg);
     const pts = [].concat.apply([], series.map(function (s) { return s.points; }));
@@ -96,7 +97,7 @@ window.onerror = function (msg) { document.body.dataset.error = String(msg); };
     });
     el("line", {x1: L, x2: W - R, y1: H - B, y2: H - B}, axis);
     el("line", {x1: L, x2: L, y1: T, y2: H - B}, axis);
-    text(svg, (L + W - R) / 2, H - B + 32, opts.xLabel);
+    text(svg, (L + W - R) / 2, H - B + 30, opts.xLabel);
     const yl = text(svg, 14, (T + H - B) / 2, opts.yLabel);
     yl.setAttribute("transform", "rotate(-90 14 " + (T + H - B) / 2 + ")");
     series.forEach(function (s, i) {
@@ -107,11 +108,11 @@ window.onerror = function (msg) { document.body.dataset.error = String(msg); };
         return cmd + sx(p[0]).toFixed(1) + "," + sy(p[1]).toFixed(1);
       }).join("");
       el("path", {d: d, fill: "none", stroke: c, "stroke-width": 2}, svg);
-      if (!s.step) s.points.forEach(function (p) {
+      if (!s.step && s.points.length <= 30) s.points.forEach(function (p) {
         const m = el("circle", {cx: sx(p[0]), cy: sy(p[1]), r: 3.5, fill: c}, svg);
         el("title", {}, m).textContent = s.name + ": " + fmt(p[0]) + " -> " + fmt(p[1]);
       });
-      const lx = L + 8 + (i % 4) * 120, ly = H - 12 - Math.floor(i / 4) * 14;
+      const lx = L + 8 + (i % 4) * 120, ly = H - 6 - (legendRows - 1 - Math.floor(i / 4)) * 14;
       el("rect", {x: lx, y: ly - 8, width: 10, height: 10, fill: c}, svg);
       text(svg, lx + 14, ly + 1, s.name, "start");
     });

@@ -1,6 +1,8 @@
 #include "server/api_server.h"
 
 #include <openssl/crypto.h>
+
+#include <algorithm>
 #include <openssl/evp.h>
 
 #include <boost/asio/post.hpp>
@@ -54,6 +56,20 @@ std::string MessageText(const nlohmann::ordered_json& content) {
     for (const auto& part : content) text += part["text"].get<std::string>();
   }
   return text;
+}
+
+// The client's X-Request-Id, used as the response id (ids are the client's
+// business: the engine keys requests by its own handles, so an id may be
+// reused at any time, e.g. by a retry after a disconnect).
+std::variant<std::string, ApiError> ClientRequestId(const HttpRequest& req) {
+  const auto it = req.find("X-Request-Id");
+  if (it == req.end()) return std::string();
+  const std::string id(it->value());
+  const bool printable = std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (id.empty() || id.size() > 128 || !printable) {
+    return ApiError(400, "X-Request-Id must be 1-128 printable ASCII characters without spaces");
+  }
+  return id;
 }
 
 }  // namespace
@@ -244,8 +260,10 @@ void ApiServer::HandleGeneration(const std::shared_ptr<HttpExchange>& ex, Endpoi
   auto prompt = BuildPrompt(request, &starts_in_reasoning);
   if (auto* e = std::get_if<ApiError>(&prompt)) return reject(*e);
   const auto& tokens = std::get<std::vector<int32_t>>(prompt);
+  auto request_id = ClientRequestId(ex->request());
+  if (auto* e = std::get_if<ApiError>(&request_id)) return reject(*e);
   auto stream = std::make_shared<GenerationStream>(ex, request, *model_, &metrics_, static_cast<int64_t>(tokens.size()),
-                                                   starts_in_reasoning, arrival);
+                                                   starts_in_reasoning, arrival, std::get<std::string>(request_id));
   if (auto e = Submit(stream, request, tokens)) return reject(*e);
   in_flight_.emplace(stream.get(), stream);
   stream->set_on_done([this, raw = stream.get()] {

@@ -29,10 +29,11 @@ Json BytesArray(const std::string& piece) {
 
 GenerationStream::GenerationStream(std::shared_ptr<HttpExchange> exchange, const ApiRequest& request,
                                    const ServedModel& model, ServerMetrics* metrics, int64_t num_prompt_tokens,
-                                   bool starts_in_reasoning, std::chrono::steady_clock::time_point arrival)
+                                   bool starts_in_reasoning, std::chrono::steady_clock::time_point arrival,
+                                   const std::string& request_id)
     : exchange_(std::move(exchange)), request_(request), model_(model), metrics_(metrics),
       num_prompt_tokens_(num_prompt_tokens),
-      id_(NewId(request.endpoint == Endpoint::kChat ? "chatcmpl" : "cmpl")),
+      id_(!request_id.empty() ? request_id : NewId(request.endpoint == Endpoint::kChat ? "chatcmpl" : "cmpl")),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
       choices_(static_cast<size_t>(request.n)), arrival_(arrival) {
   if (request.endpoint == Endpoint::kChat && model.reasoning) {

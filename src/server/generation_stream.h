@@ -26,7 +26,7 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
  public:
   GenerationStream(std::shared_ptr<HttpExchange> exchange, const ApiRequest& request, const ServedModel& model,
                    ServerMetrics* metrics, int64_t num_prompt_tokens, bool starts_in_reasoning,
-                   std::chrono::steady_clock::time_point arrival);
+                   std::chrono::steady_clock::time_point arrival, const std::string& request_id = "");
 
   // Sends the stream's header (when streaming). Call before any delta.
   void Start();

@@ -10,6 +10,11 @@
 
 namespace tf {
 
+// Whether a chat template writes <think> blocks (a reasoning model).
+inline bool TemplateUsesThinking(const std::string& source) {
+  return source.find("<think>") != std::string::npos || source.find("</think>") != std::string::npos;
+}
+
 struct ServedModel {
   std::string name;                 // the id /v1/models lists and requests may name
   Engine* engine = nullptr;

@@ -57,6 +57,7 @@ class TestServer {
     served_.engine = engine_.get();
     served_.tokenizer = tokenizer_.get();
     served_.chat_template = chat_template_.get();
+    served_.reasoning = TemplateUsesThinking(source.str());
     served_.ctx_size = setup.engine.ctx_size;
     served_.n_vocab = model_->config().n_vocab;
     server_ = std::make_unique<ApiServer>(&io_, setup.api);

@@ -349,6 +349,51 @@ TEST(Server, SlowlorisGets408AndAClosedSocket) {
   EXPECT_EQ(Call(server.port(), "GET", "/health").status, 200);
 }
 
+TEST(Server, ReasoningModelsPutThinkBlocksInReasoningContent) {
+  ServerSetup setup;
+  // This template opens <think> in the generation prompt, so everything a
+  // (random) model writes before </think> is reasoning.
+  setup.chat_template = "chat_templates/deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja";
+  TestServer server(setup);
+  const Json body = {{"messages", {{{"role", "user"}, {"content", "think"}}}}, {"max_tokens", 6}, {"temperature", 0},
+                     {"ignore_eos", true}};
+  HttpReply r = Call(server.port(), "POST", "/v1/chat/completions", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json message = Json::parse(r.body)["choices"][0]["message"];
+  EXPECT_EQ(message["content"], "");
+  ASSERT_TRUE(message["reasoning_content"].is_string());
+  EXPECT_FALSE(message["reasoning_content"].get<std::string>().empty());
+  Json streamed = body;
+  streamed["stream"] = true;
+  r = Call(server.port(), "POST", "/v1/chat/completions", streamed.dump());
+  std::string reasoning;
+  for (const std::string& e : r.Events()) {
+    if (e == "[DONE]") break;
+    const Json delta = Json::parse(e)["choices"][0]["delta"];
+    EXPECT_FALSE(delta.contains("content") && !delta["content"].get<std::string>().empty()) << e;
+    reasoning += delta.value("reasoning_content", "");
+  }
+  EXPECT_EQ(reasoning, message["reasoning_content"]);
+}
+
+TEST(Server, ClientRequestIdsAreEchoedAndReusable) {
+  TestServer server;
+  {
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.Send(BuildRequest("POST", "/v1/completions", CompletionBody(PromptTokens(5, 8), 100, true).dump(),
+                                    {"X-Request-Id: job-42"})));
+    ASSERT_TRUE(c.ReadUntil("data: "));
+  }  // disconnected mid-stream; the id is free again at once
+  for (int i = 0; i < 2; ++i) {
+    const HttpReply r = Call(server.port(), "POST", "/v1/completions", CompletionBody(PromptTokens(5, 8), 3, false).dump(),
+                             {"X-Request-Id: job-42"});
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(Json::parse(r.body)["id"], "job-42");
+  }
+  EXPECT_EQ(Call(server.port(), "POST", "/v1/completions", CompletionBody(PromptTokens(5, 8), 3, false).dump(),
+                 {"X-Request-Id: " + std::string(200, 'x')}).status, 400);
+}
+
 TEST(Server, KeepAliveServesSeveralRequestsOnOneConnection) {
   TestServer server;
   RawConnection c(server.port());

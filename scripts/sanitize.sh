@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test suite under sanitizers: every GoogleTest suite with AddressSanitizer
+# + UndefinedBehaviorSanitizer, and the concurrent parts (engine thread,
+# server, load generator, thread pool) with ThreadSanitizer. Any report fails.
+# Usage: scripts/sanitize.sh [asan|tsan|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-all}
+jobs=$(nproc)
+fixtures=${TF_FIXTURES_DIR:-$(cd .. && pwd)/shared/fixtures}
+gtests=(tf_unit_tests tf_server_tests tf_loadgen_tests tf_cli_tests tokenfab)
+
+if [[ $which == asan || $which == all ]]; then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=address,undefined \
+    -DTF_FIXTURES_DIR="$fixtures" >/dev/null
+  cmake --build build-asan -j "$jobs" --target "${gtests[@]}"
+  echo "== ASan + UBSan: every GoogleTest suite"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+     ctest --output-on-failure -j "$jobs" -E 'openai_node_client|loadgen_html_report_chromium')
+fi
+if [[ $which == tsan || $which == all ]]; then
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTF_SANITIZE=thread \
+    -DTF_FIXTURES_DIR="$fixtures" >/dev/null
+  cmake --build build-tsan -j "$jobs" --target tf_unit_tests tf_server_tests tf_loadgen_tests
+  echo "== TSan: engine, scheduler, server, load generator, thread pool"
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Loadgen|ThreadPool|BatchRunner|Scheduler|KvManager|BlockPool')
+fi
