@@ -20,8 +20,13 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The suite, then the same suites under ASan+UBSan and TSan, then every
+# fuzzer (seeds replayed, then FUZZ_SECONDS of fuzzing each).
+FUZZ_SECONDS ?= 60
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	./scripts/sanitize.sh all
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 demo: build
 	TOKENFAB=$(TOKENFAB) ./scripts/demo.sh

@@ -12,6 +12,7 @@ packages=(
   libsimde-dev
   libboost-dev libssl-dev nodejs curl
   chromium fonts-dejavu-core
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -105,7 +105,7 @@ void GgufAnchors(const fs::path& dir) {
   g.U32(9);
   g.U32(8);
   g.U64(4);
-  for (const char* t : {"<unk>", "<s>", "<0x-1>", "\xe2\x96\x81a"}) g.Str(t);
+  for (const char* t : {"<unk>", "<s>", "<0x-1>", "\xe2\x96\x81" "a"}) g.Str(t);
   g.Str("tokenizer.ggml.token_type");
   g.U32(9);
   g.U32(5);

@@ -183,7 +183,13 @@ TEST(Server, ADisconnectMidStreamAbortsAndReturnsKvToBaseline) {
     RawConnection c(server.port());
     ASSERT_TRUE(c.Send(BuildRequest("POST", "/v1/completions", CompletionBody(PromptTokens(3, 40), 200, true).dump())));
     ASSERT_TRUE(c.ReadUntil("data: "));
-    EXPECT_GT(Metric(server.port(), "tokenfab_kv_blocks_used"), baseline);
+    // Stats are published at the end of each step; poll.
+    bool grew = false;
+    for (int i = 0; i < 200 && !grew; ++i) {
+      grew = Metric(server.port(), "tokenfab_kv_blocks_used") > baseline;
+      if (!grew) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(grew);
   }  // the client vanishes
   EXPECT_TRUE(WaitForMetric(server.port(), "tokenfab_kv_blocks_used", baseline));
   EXPECT_TRUE(WaitForMetric(server.port(), "tokenfab_requests_total{outcome=\"abort\"}", 1));
