@@ -1,27 +1,14 @@
 #include "kv/block_hash.h"
 
-#include <openssl/evp.h>
-
 #include <cstring>
 #include <vector>
 
-#include "base/check.h"
+#include "base/sha256.h"
 
 namespace tf {
-namespace {
-
-BlockHash Sha256(const void* data, size_t size) {
-  BlockHash out;
-  unsigned int out_len = 0;
-  const int ok = EVP_Digest(data, size, out.bytes.data(), &out_len, EVP_sha256(), nullptr);
-  TF_CHECK(ok == 1 && out_len == out.bytes.size());
-  return out;
-}
-
-}  // namespace
 
 BlockHash RootBlockHash(std::string_view model_fingerprint) {
-  return Sha256(model_fingerprint.data(), model_fingerprint.size());
+  return BlockHash{Sha256(model_fingerprint.data(), model_fingerprint.size())};
 }
 
 BlockHash ChainBlockHash(const BlockHash& parent, std::span<const int32_t> tokens) {
@@ -36,7 +23,7 @@ BlockHash ChainBlockHash(const BlockHash& parent, std::span<const int32_t> token
     p[3] = static_cast<uint8_t>(u >> 24);
     p += 4;
   }
-  return Sha256(message.data(), message.size());
+  return BlockHash{Sha256(message.data(), message.size())};
 }
 
 }  // namespace tf

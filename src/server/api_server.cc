@@ -18,13 +18,6 @@ namespace http = boost::beast::http;
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-std::array<unsigned char, 32> Sha256(std::string_view s) {
-  std::array<unsigned char, 32> out{};
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), out.data(), &len, EVP_sha256(), nullptr);
-  return out;
-}
-
 // Delivers engine output to the stream on the io thread; a stream that is
 // gone (client disconnected) simply drops it.
 class PostingSink : public RequestSink {
@@ -78,6 +71,7 @@ ApiServer::ApiServer(boost::asio::io_context* io, ApiServerOptions options)
     : io_(io), options_(std::move(options)),
       http_(io, options_.http, [this](std::shared_ptr<HttpExchange> ex) { Handle(std::move(ex)); }) {
   http_.set_status_observer([this](int status) { metrics_.RecordHttpStatus(status); });
+  api_key_digest_ = Sha256(options_.api_key.data(), options_.api_key.size());
 }
 
 ApiServer::~ApiServer() = default;
@@ -102,9 +96,9 @@ bool ApiServer::Authorized(const HttpExchange& ex) const {
   constexpr std::string_view kBearer = "Bearer ";
   if (value.substr(0, kBearer.size()) != kBearer) return false;
   // Digests have a fixed length, so the comparison time says nothing about the key.
-  const auto given = Sha256(value.substr(kBearer.size()));
-  const auto expected = Sha256(options_.api_key);
-  return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+  const std::string_view key = value.substr(kBearer.size());
+  const Sha256Digest given = Sha256(key.data(), key.size());
+  return CRYPTO_memcmp(given.data(), api_key_digest_.data(), given.size()) == 0;
 }
 
 void ApiServer::Handle(std::shared_ptr<HttpExchange> ex) {

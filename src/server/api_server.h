@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/sha256.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -60,6 +61,7 @@ class ApiServer {
 
   boost::asio::io_context* io_;
   ApiServerOptions options_;
+  Sha256Digest api_key_digest_{};  // of options_.api_key, computed once
   HttpServer http_;
   ServerMetrics metrics_;
   const ServedModel* model_ = nullptr;
