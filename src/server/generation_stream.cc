@@ -25,6 +25,26 @@ Json BytesArray(const std::string& piece) {
   return bytes;
 }
 
+// The legacy completions logprobs shape, from chat-style entries
+// ({token, logprob, bytes, top_logprobs}); whole responses also carry each
+// token's byte offset into the text.
+Json CompletionLogprobs(const Json& entries, bool with_offsets) {
+  Json tokens = Json::array(), token_lps = Json::array(), tops = Json::array(), offsets = Json::array();
+  size_t offset = 0;
+  for (const Json& lp : entries) {
+    tokens.push_back(lp["token"]);
+    token_lps.push_back(lp["logprob"]);
+    offsets.push_back(offset);
+    offset += lp["bytes"].size();
+    Json top = Json::object();
+    for (const Json& t : lp["top_logprobs"]) top[t["token"].get<std::string>()] = t["logprob"];
+    tops.push_back(top);
+  }
+  Json out = {{"tokens", tokens}, {"token_logprobs", token_lps}, {"top_logprobs", tops}};
+  if (with_offsets) out["text_offset"] = offsets;
+  return out;
+}
+
 }  // namespace
 
 GenerationStream::GenerationStream(std::shared_ptr<HttpExchange> exchange, const ApiRequest& request,
@@ -134,17 +154,7 @@ void GenerationStream::SendStreamDelta(int index, const ReasoningSplitter::Parts
   } else {
     choice["text"] = parts.content;
     choice["logprobs"] = nullptr;
-    if (request_.logprobs) {
-      Json tokens = Json::array(), token_lps = Json::array(), tops = Json::array();
-      for (const Json& lp : logprobs) {
-        tokens.push_back(lp["token"]);
-        token_lps.push_back(lp["logprob"]);
-        Json top = Json::object();
-        for (const Json& t : lp["top_logprobs"]) top[t["token"].get<std::string>()] = t["logprob"];
-        tops.push_back(top);
-      }
-      choice["logprobs"] = {{"tokens", tokens}, {"token_logprobs", token_lps}, {"top_logprobs", tops}};
-    }
+    if (request_.logprobs) choice["logprobs"] = CompletionLogprobs(logprobs, /*with_offsets=*/false);
   }
   chunk["choices"] = Json::array({choice});
   SendEvent(chunk);
@@ -177,7 +187,7 @@ void GenerationStream::Finish() {
   const Json usage = {{"prompt_tokens", num_prompt_tokens_},
                       {"completion_tokens", completion_tokens},
                       {"total_tokens", num_prompt_tokens_ + completion_tokens},
-                      {"prompt_tokens_details", {{"cached_tokens", cached_prompt_tokens_}}}};
+                      {"prompt_tokens_details", {{"cached_tokens", cached_prompt_tokens_}}}};  // n choices, one prompt
   if (request_.stream) {
     if (failed != nullptr) {
       SendEvent(ApiError{500, "generation failed: " + failed->error, "server_error"}.ToJson());
@@ -193,12 +203,12 @@ void GenerationStream::Finish() {
     exchange_->Respond(500, Dump(ApiError{500, "generation failed: " + failed->error, "server_error"}.ToJson()),
                        "application/json");
   } else {
-    RespondWhole();
+    RespondWhole(usage);
   }
   if (on_done_) on_done_();
 }
 
-void GenerationStream::RespondWhole() {
+void GenerationStream::RespondWhole(const Json& usage) {
   Json choices = Json::array();
   for (size_t i = 0; i < choices_.size(); ++i) {
     const Choice& c = choices_[i];
@@ -210,38 +220,16 @@ void GenerationStream::RespondWhole() {
       if (request_.logprobs) choice["logprobs"] = {{"content", c.logprobs}};
     } else {
       choice["text"] = c.content;
-      if (request_.logprobs) {
-        Json tokens = Json::array(), token_lps = Json::array(), tops = Json::array(), offsets = Json::array();
-        size_t offset = 0;
-        for (const Json& lp : c.logprobs) {
-          tokens.push_back(lp["token"]);
-          token_lps.push_back(lp["logprob"]);
-          offsets.push_back(offset);
-          offset += lp["bytes"].size();
-          Json top = Json::object();
-          for (const Json& t : lp["top_logprobs"]) top[t["token"].get<std::string>()] = t["logprob"];
-          tops.push_back(top);
-        }
-        choice["logprobs"] = {{"tokens", tokens}, {"token_logprobs", token_lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
-      }
+      if (request_.logprobs) choice["logprobs"] = CompletionLogprobs(c.logprobs, /*with_offsets=*/true);
     }
     choices.push_back(choice);
   }
-  const int64_t completion_tokens = [&] {
-    int64_t n = 0;
-    for (const Choice& c : choices_) n += c.completion_tokens;
-    return n;
-  }();
   const Json body = {{"id", id_},
                      {"object", request_.endpoint == Endpoint::kChat ? "chat.completion" : "text_completion"},
                      {"created", created_},
                      {"model", model_.name},
                      {"choices", choices},
-                     {"usage",
-                      {{"prompt_tokens", num_prompt_tokens_},
-                       {"completion_tokens", completion_tokens},
-                       {"total_tokens", num_prompt_tokens_ + completion_tokens},
-                       {"prompt_tokens_details", {{"cached_tokens", cached_prompt_tokens_}}}}}};
+                     {"usage", usage}};
   exchange_->Respond(200, Dump(body), "application/json");
 }
 

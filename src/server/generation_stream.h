@@ -54,7 +54,7 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
   void SendStreamDelta(int index, const ReasoningSplitter::Parts& parts, const nlohmann::json& logprobs);
   void SendFinishChunk(int index);
   void Finish();
-  void RespondWhole();
+  void RespondWhole(const nlohmann::json& usage);
   void RecordTiming(int index, const StreamDelta& delta);
   void SendEvent(const nlohmann::json& event);
 

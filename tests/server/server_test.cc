@@ -93,6 +93,28 @@ TEST(Server, CompletionAndChatShapes) {
   EXPECT_EQ(j["usage"]["completion_tokens"], 7);
   EXPECT_EQ(j["usage"]["total_tokens"], 12);
 
+  // Completions logprobs: tokens, token_logprobs, top_logprobs (and
+  // text_offset in whole responses), one entry per output token.
+  Json with_lp = CompletionBody(PromptTokens(1, 5), 4, false);
+  with_lp["logprobs"] = 2;
+  r = Call(server.port(), "POST", "/v1/completions", with_lp.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json lp = Json::parse(r.body)["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 4u);
+  EXPECT_EQ(lp["token_logprobs"].size(), 4u);
+  EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
+  EXPECT_EQ(lp["text_offset"][0], 0);
+  EXPECT_LE(lp["token_logprobs"][0].get<double>(), 0.0);
+  with_lp["stream"] = true;
+  r = Call(server.port(), "POST", "/v1/completions", with_lp.dump());
+  int streamed_tokens = 0;
+  for (const std::string& e : r.Events()) {
+    if (e == "[DONE]") break;
+    const Json c = Json::parse(e)["choices"][0];
+    if (!c["logprobs"].is_null()) streamed_tokens += static_cast<int>(c["logprobs"]["tokens"].size());
+  }
+  EXPECT_EQ(streamed_tokens, 4);
+
   const Json chat = {{"messages", {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", "hello"}}}},
                      {"max_completion_tokens", 4}, {"stream", true}, {"stream_options", {{"include_usage", true}}},
                      {"temperature", 0}};
