@@ -261,35 +261,32 @@ struct Q8Tile {
 
 }  // namespace
 
+namespace {
+
+// One token (decode): pairs of 8-row groups share each activation load; an
+// odd last group goes through the one-token tile.
+template <typename Block, void (*Pair)(int64_t, const Block*, const Block*, const BlockQ8S*, float*),
+          void (*Single)(int64_t, const Block*, const BlockQ8S* const*, float*, int64_t)>
+void GemvOneToken(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, float* y, int64_t y_stride) {
+  const int64_t n_blocks = k / 32;
+  const auto* wg = reinterpret_cast<const Block*>(w);
+  const auto* x = reinterpret_cast<const BlockQ8S*>(act);
+  int64_t g = 0;
+  for (; g + 2 <= n_groups; g += 2) Pair(n_blocks, wg + g * n_blocks, wg + (g + 1) * n_blocks, x, y + g * kPackRows);
+  if (g < n_groups) Single(n_blocks, wg + g * n_blocks, &x, y + g * kPackRows, y_stride);
+}
+
+}  // namespace
+
 void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
-  if (n_tokens == 1) {
-    const int64_t n_blocks = k / 32;
-    const auto* wg = reinterpret_cast<const BlockQ4_0x8*>(w);
-    const auto* x = reinterpret_cast<const BlockQ8S*>(act);
-    int64_t g = 0;
-    for (; g + 2 <= n_groups; g += 2) {
-      Q4_0x8PairOneToken(n_blocks, wg + g * n_blocks, wg + (g + 1) * n_blocks, x, y + g * kPackRows);
-    }
-    if (g < n_groups) Q4_0x8Tile<1>(n_blocks, wg + g * n_blocks, &x, y + g * kPackRows, y_stride);
-    return;
-  }
+  if (n_tokens == 1) return GemvOneToken<BlockQ4_0x8, Q4_0x8PairOneToken, Q4_0x8Tile<1>>(k, w, n_groups, act, y, y_stride);
   PackedGemm<BlockQ4_0x8, Q4Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
-  if (n_tokens == 1) {
-    const int64_t n_blocks = k / 32;
-    const auto* wg = reinterpret_cast<const BlockQ8_0x8*>(w);
-    const auto* x = reinterpret_cast<const BlockQ8S*>(act);
-    int64_t g = 0;
-    for (; g + 2 <= n_groups; g += 2) {
-      Q8_0x8PairOneToken(n_blocks, wg + g * n_blocks, wg + (g + 1) * n_blocks, x, y + g * kPackRows);
-    }
-    if (g < n_groups) Q8_0x8Tile<1>(n_blocks, wg + g * n_blocks, &x, y + g * kPackRows, y_stride);
-    return;
-  }
+  if (n_tokens == 1) return GemvOneToken<BlockQ8_0x8, Q8_0x8PairOneToken, Q8_0x8Tile<1>>(k, w, n_groups, act, y, y_stride);
   PackedGemm<BlockQ8_0x8, Q8Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
