@@ -37,12 +37,6 @@ std::vector<Item> MakeItems(const AttentionShape& s, std::span<const AttentionSe
   return items;
 }
 
-struct ThreadBuffers {
-  FlashScratch flash;
-  std::vector<float> q, out;
-  std::vector<int64_t> last_pos;
-};
-
 }  // namespace
 
 void CausalAttention(const KernelTable& kernels, const AttentionShape& s, const float* q, int64_t n_query,
@@ -60,17 +54,15 @@ void CausalAttention(const KernelTable& kernels, const AttentionShape& s, std::s
   }
   const int group = s.n_head / s.n_kv_head;
   const std::vector<Item> items = MakeItems(s, seqs);
-  std::vector<ThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
+  std::vector<FlashThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
   pool->ParallelForDynamic(static_cast<int64_t>(items.size()), [&](int64_t index, int thread) {
     const Item& it = items[index];
     const AttentionSeq& seq = seqs[it.seq];
     const float* q = seq.q;
     float* out = seq.out;
-    ThreadBuffers& b = buffers[thread];
+    FlashThreadBuffers& b = buffers[thread];
     const int n_rows = static_cast<int>((it.t1 - it.t0) * group);
-    b.q.resize(static_cast<size_t>(n_rows) * s.head_dim_qk);
-    b.out.resize(static_cast<size_t>(n_rows) * s.head_dim_v);
-    b.last_pos.resize(static_cast<size_t>(n_rows));
+    const FlashRows rows = b.Rows(n_rows, s.head_dim_qk, s.head_dim_v);
     // Row r = (token t0 + r / group, query head kv_head * group + r % group).
     for (int r = 0; r < n_rows; ++r) {
       const int64_t t = it.t0 + r / group;
@@ -81,7 +73,7 @@ void CausalAttention(const KernelTable& kernels, const AttentionShape& s, std::s
     }
     FlashKv kv{seq.k_rows, seq.v_rows, it.kv_head * s.k_head_stride, it.kv_head * s.v_head_stride, s.kv_type,
                s.head_dim_qk, s.head_dim_v, s.scale};
-    FlashAttend(kernels, kv, {b.q.data(), n_rows, b.last_pos.data(), b.out.data()}, &b.flash);
+    FlashAttend(kernels, kv, rows, &b.flash);
     for (int r = 0; r < n_rows; ++r) {
       const int64_t t = it.t0 + r / group;
       const int h = it.kv_head * group + r % group;

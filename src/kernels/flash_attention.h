@@ -35,6 +35,22 @@ struct FlashRows {
   float* out = nullptr;              // [n_rows][dim_v]
 };
 
+// One thread's gathered query rows, their outputs and scratch, reused
+// across the work items it takes (GQA and MLA attention both use it).
+struct FlashThreadBuffers {
+  FlashScratch flash;
+  std::vector<float> q;            // [n_rows][dim_qk]
+  std::vector<float> out;          // [n_rows][dim_v]
+  std::vector<int64_t> last_pos;   // [n_rows]
+  // Sizes the buffers for n_rows rows; fill q and last_pos, then attend.
+  FlashRows Rows(int n_rows, int64_t dim_qk, int64_t dim_v) {
+    q.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(dim_qk));
+    out.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(dim_v));
+    last_pos.resize(static_cast<size_t>(n_rows));
+    return {q.data(), n_rows, last_pos.data(), out.data()};
+  }
+};
+
 struct FlashKv {
   std::span<const void* const> k_rows;  // one pointer per position
   std::span<const void* const> v_rows;

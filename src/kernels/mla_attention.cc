@@ -42,12 +42,6 @@ std::vector<Item> MakeItems(const MlaShape& s, std::span<const MlaSeq> seqs, int
   return items;
 }
 
-struct ThreadBuffers {
-  FlashScratch flash;
-  std::vector<float> q, out;
-  std::vector<int64_t> last_pos;
-};
-
 }  // namespace
 
 void MlaAttention(const KernelTable& kernels, const MlaShape& s, const float* q_latent, const float* q_rope,
@@ -63,19 +57,17 @@ void MlaAttention(const KernelTable& kernels, const MlaShape& s, std::span<const
   }
   const int dim_qk = s.kv_lora + s.n_rot;
   const std::vector<Item> items = MakeItems(s, seqs, pool->num_threads());
-  std::vector<ThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
+  std::vector<FlashThreadBuffers> buffers(static_cast<size_t>(pool->num_threads()));
   pool->ParallelForDynamic(static_cast<int64_t>(items.size()), [&](int64_t index, int thread) {
     const Item& it = items[index];
     const MlaSeq& seq = seqs[it.seq];
     const float* q_latent = seq.q_latent;
     const float* q_rope = seq.q_rope;
     float* out = seq.out;
-    ThreadBuffers& b = buffers[thread];
+    FlashThreadBuffers& b = buffers[thread];
     const int heads = it.h1 - it.h0;
     const int n_rows = static_cast<int>((it.t1 - it.t0) * heads);
-    b.q.resize(static_cast<size_t>(n_rows) * dim_qk);
-    b.out.resize(static_cast<size_t>(n_rows) * s.kv_lora);
-    b.last_pos.resize(static_cast<size_t>(n_rows));
+    const FlashRows rows = b.Rows(n_rows, dim_qk, s.kv_lora);
     // Row r = (token t0 + r / heads, head h0 + r % heads): [q_latent ; q_rope],
     // matching the cached row [c ; k_rope].
     for (int r = 0; r < n_rows; ++r) {
@@ -87,7 +79,7 @@ void MlaAttention(const KernelTable& kernels, const MlaShape& s, std::span<const
       b.last_pos[r] = seq.start_pos + t;
     }
     FlashKv kv{seq.kv_rows, seq.kv_rows, 0, 0, s.kv_type, dim_qk, s.kv_lora, s.scale};
-    FlashAttend(kernels, kv, {b.q.data(), n_rows, b.last_pos.data(), b.out.data()}, &b.flash);
+    FlashAttend(kernels, kv, rows, &b.flash);
     for (int r = 0; r < n_rows; ++r) {
       const int64_t t = it.t0 + r / heads;
       const int h = it.h0 + r % heads;
