@@ -1,6 +1,8 @@
 // AVX2 dot products of quantized weights against 8-bit activations:
 // Q4_0/Q8_0 x Q8_0, Q4_K/Q5_K/Q6_K x Q8_K. Integer products via maddubs/madd,
 // one float scale per block.
+#include <type_traits>
+
 #include "kernels/avx2/avx2_common.h"
 #include "kernels/avx2/avx2_kernels.h"
 #include "tensor/quant_blocks.h"
@@ -34,40 +36,14 @@ float DotQ4_0(int64_t n, const void* w, const void* x) {
   return HorizontalSum(acc);
 }
 
-float DotQ4_K(int64_t n, const void* w, const void* x) {
-  const auto* wb = static_cast<const BlockQ4_K*>(w);
-  const auto* xb = static_cast<const BlockQ8_K*>(x);
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t scales[8], mins[8];
-    int sum_mins = 0;
-    for (int sub = 0; sub < 8; ++sub) {
-      UnpackKScaleMin(sub, wb[i].scales, &scales[sub], &mins[sub]);
-      sum_mins += mins[sub] * (xb[i].bsums[2 * sub] + xb[i].bsums[2 * sub + 1]);
-    }
-    __m256i acc = _mm256_setzero_si256();
-    for (int pair = 0; pair < 4; ++pair) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[i].qs + 32 * pair));
-      const __m256i q_lo = _mm256_and_si256(q, low_mask);
-      const __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
-      const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qs + 64 * pair));
-      const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qs + 64 * pair + 32));
-      const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, x_lo), _mm256_set1_epi16(scales[2 * pair]));
-      const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, x_hi), _mm256_set1_epi16(scales[2 * pair + 1]));
-      acc = _mm256_add_epi32(acc, _mm256_add_epi32(p_lo, p_hi));
-    }
-    const float d = HalfToFloat(wb[i].d) * xb[i].d;
-    const float dmin = HalfToFloat(wb[i].dmin) * xb[i].d;
-    sum += d * HorizontalSum(_mm256_cvtepi32_ps(acc)) - dmin * sum_mins;
-  }
-  return sum;
-}
-
-// Q5_K: Q4_K's layout plus one high bit per element (bit `sub` of qh[l]
-// for element l of sub-block `sub`).
-float DotQ5_K(int64_t n, const void* w, const void* x) {
-  const auto* wb = static_cast<const BlockQ5_K*>(w);
+// Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; Q5_K adds
+// one high bit per element (bit `sub` of qh[l] for element l of sub-block
+// `sub`). Sub-blocks 2*pair and 2*pair+1 share one 32-byte load of nibbles.
+namespace {
+template <typename Block>
+float DotQ45_K(int64_t n, const void* w, const void* x) {
+  constexpr bool kHighBits = std::is_same_v<Block, BlockQ5_K>;
+  const auto* wb = static_cast<const Block*>(w);
   const auto* xb = static_cast<const BlockQ8_K*>(x);
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i one = _mm256_set1_epi8(1);
@@ -79,14 +55,16 @@ float DotQ5_K(int64_t n, const void* w, const void* x) {
       UnpackKScaleMin(sub, wb[i].scales, &scales[sub], &mins[sub]);
       sum_mins += mins[sub] * (xb[i].bsums[2 * sub] + xb[i].bsums[2 * sub + 1]);
     }
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[i].qh));
     __m256i acc = _mm256_setzero_si256();
     for (int pair = 0; pair < 4; ++pair) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[i].qs + 32 * pair));
-      const __m256i high_lo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * pair), one), 4);
-      const __m256i high_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * pair + 1), one), 4);
-      const __m256i q_lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), high_lo);
-      const __m256i q_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), high_hi);
+      __m256i q_lo = _mm256_and_si256(q, low_mask);
+      __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      if constexpr (kHighBits) {
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb[i].qh));
+        q_lo = _mm256_or_si256(q_lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * pair), one), 4));
+        q_hi = _mm256_or_si256(q_hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * pair + 1), one), 4));
+      }
       const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qs + 64 * pair));
       const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qs + 64 * pair + 32));
       const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, x_lo), _mm256_set1_epi16(scales[2 * pair]));
@@ -99,6 +77,10 @@ float DotQ5_K(int64_t n, const void* w, const void* x) {
   }
   return sum;
 }
+}  // namespace
+
+float DotQ4_K(int64_t n, const void* w, const void* x) { return DotQ45_K<BlockQ4_K>(n, w, x); }
+float DotQ5_K(int64_t n, const void* w, const void* x) { return DotQ45_K<BlockQ5_K>(n, w, x); }
 
 // Q6_K: 32 elements at a time (a quarter of a 128-element half); the two
 // 16-element groups of the quarter have their own scales. T tokens share
