@@ -25,12 +25,6 @@ int64_t ResidentBytes() {
   return resident * 4096;
 }
 
-double Metric(uint16_t port, const std::string& name) {
-  const HttpReply r = Call(port, "GET", "/metrics");
-  const size_t pos = r.body.find("\n" + name + " ");
-  return pos == std::string::npos ? -1 : std::stod(r.body.substr(pos + name.size() + 2));
-}
-
 bool WaitFor(const std::function<bool()>& condition) {
   for (int i = 0; i < 500; ++i) {
     if (condition()) return true;
@@ -168,7 +162,7 @@ TEST(Hostile, ClientsVanishingAtEveryPhaseReleaseEverything) {
     ASSERT_TRUE(running.Send(BuildRequest("POST", "/v1/completions", long_gen)));
     ASSERT_TRUE(running.ReadUntil("data: "));
     vanish(long_gen, "");  // queued
-    EXPECT_TRUE(WaitFor([&] { return Metric(server.port(), "tokenfab_requests_waiting") == 0; }));
+    EXPECT_TRUE(WaitFor([&] { return ScrapeMetric(server.port(), "tokenfab_requests_waiting") == 0; }));
   }
   // On the last token: the response is complete when the client leaves.
   {
@@ -176,8 +170,8 @@ TEST(Hostile, ClientsVanishingAtEveryPhaseReleaseEverything) {
     ASSERT_TRUE(c.Send(BuildRequest("POST", "/v1/completions", R"({"prompt":[1],"max_tokens":1,"stream":true})")));
     ASSERT_TRUE(c.ReadUntil("[DONE]"));
   }
-  EXPECT_TRUE(WaitFor([&] { return Metric(server.port(), "tokenfab_kv_blocks_used") == 0; }));
-  EXPECT_TRUE(WaitFor([&] { return Metric(server.port(), "tokenfab_requests_running") == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return ScrapeMetric(server.port(), "tokenfab_kv_blocks_used") == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return ScrapeMetric(server.port(), "tokenfab_requests_running") == 0; }));
   ExpectStillServing(server.port());
 }
 

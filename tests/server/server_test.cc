@@ -17,23 +17,10 @@ namespace {
 
 using Json = nlohmann::json;
 
-double Metric(uint16_t port, const std::string& name) {
-  const HttpReply r = Call(port, "GET", "/metrics");
-  size_t pos = 0;
-  while ((pos = r.body.find(name, pos)) != std::string::npos) {
-    const bool line_start = pos == 0 || r.body[pos - 1] == '\n';
-    const size_t after = pos + name.size();
-    if (line_start && after < r.body.size() && (r.body[after] == ' ')) return std::stod(r.body.substr(after + 1));
-    pos = after;
-  }
-  ADD_FAILURE() << "metric " << name << " not found";
-  return -1;
-}
-
 // Polls a metric until it equals `want` (the engine publishes after each step).
 bool WaitForMetric(uint16_t port, const std::string& name, double want) {
   for (int i = 0; i < 400; ++i) {
-    if (Metric(port, name) == want) return true;
+    if (ScrapeMetric(port, name) == want) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -79,7 +66,7 @@ TEST(Server, HealthModelsAndMetrics) {
                            "tokenfab_prompt_tokens_total", "tokenfab_generation_tokens_total"}) {
     EXPECT_NE(r.body.find(name), std::string::npos) << name;
   }
-  EXPECT_EQ(Metric(server.port(), "tokenfab_kv_blocks_total"), 512);
+  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_kv_blocks_total"), 512);
 }
 
 TEST(Server, CompletionAndChatShapes) {
@@ -168,8 +155,8 @@ TEST(Server, SharedPrefixesHitThePrefixCache) {
     const int cached = Json::parse(r.body)["usage"]["prompt_tokens_details"]["cached_tokens"];
     EXPECT_EQ(cached, i == 0 ? 0 : 64) << "request " << i;
   }
-  EXPECT_EQ(Metric(server.port(), "tokenfab_prefix_cache_hits_total"), 128);
-  EXPECT_EQ(Metric(server.port(), "tokenfab_prefix_cache_queries_total"), 3 * 65);
+  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_hits_total"), 128);
+  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_queries_total"), 3 * 65);
 }
 
 TEST(Server, ATinyKvPoolForcesPreemptionsAndEveryRequestStillCompletes) {
@@ -194,13 +181,13 @@ TEST(Server, ATinyKvPoolForcesPreemptionsAndEveryRequestStillCompletes) {
   }
   for (auto& t : clients) t.join();
   for (int i = 0; i < n; ++i) EXPECT_EQ(together[i], alone[i]) << "request " << i;
-  EXPECT_GT(Metric(server.port(), "tokenfab_preemptions_total"), 0);
+  EXPECT_GT(ScrapeMetric(server.port(), "tokenfab_preemptions_total"), 0);
   EXPECT_TRUE(WaitForMetric(server.port(), "tokenfab_kv_blocks_used", 0));
 }
 
 TEST(Server, ADisconnectMidStreamAbortsAndReturnsKvToBaseline) {
   TestServer server;
-  const double baseline = Metric(server.port(), "tokenfab_kv_blocks_used");
+  const double baseline = ScrapeMetric(server.port(), "tokenfab_kv_blocks_used");
   {
     RawConnection c(server.port());
     ASSERT_TRUE(c.Send(BuildRequest("POST", "/v1/completions", CompletionBody(PromptTokens(3, 40), 200, true).dump())));
@@ -208,7 +195,7 @@ TEST(Server, ADisconnectMidStreamAbortsAndReturnsKvToBaseline) {
     // Stats are published at the end of each step; poll.
     bool grew = false;
     for (int i = 0; i < 200 && !grew; ++i) {
-      grew = Metric(server.port(), "tokenfab_kv_blocks_used") > baseline;
+      grew = ScrapeMetric(server.port(), "tokenfab_kv_blocks_used") > baseline;
       if (!grew) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     EXPECT_TRUE(grew);

@@ -143,4 +143,17 @@ HttpReply Call(uint16_t port, const std::string& method, const std::string& targ
   return c.ReadReply().value_or(HttpReply{});
 }
 
+double ScrapeMetric(uint16_t port, const std::string& name) {
+  const HttpReply r = Call(port, "GET", "/metrics");
+  size_t pos = 0;
+  while ((pos = r.body.find(name, pos)) != std::string::npos) {
+    const bool line_start = pos == 0 || r.body[pos - 1] == '\n';
+    const size_t after = pos + name.size();
+    if (line_start && after < r.body.size() && r.body[after] == ' ') return std::stod(r.body.substr(after + 1));
+    pos = after;
+  }
+  ADD_FAILURE() << "metric " << name << " not found";
+  return -1;
+}
+
 }  // namespace tf::testing

@@ -44,6 +44,11 @@ class RawConnection {
 
 std::string BuildRequest(const std::string& method, const std::string& target, const std::string& body,
                          const std::vector<std::string>& extra_headers = {});
+// The value of one sample in /metrics (`name` may carry labels, e.g.
+// tokenfab_requests_total{outcome="abort"}); a missing sample is a test
+// failure and reads as -1.
+double ScrapeMetric(uint16_t port, const std::string& name);
+
 // One request on a fresh connection.
 HttpReply Call(uint16_t port, const std::string& method, const std::string& target, const std::string& body = "",
                const std::vector<std::string>& extra_headers = {});
