@@ -60,12 +60,10 @@ class Call : public std::enable_shared_from_this<Call> {
     parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
     http::async_read_header(stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->Fail(ec == beast::error::timeout ? "timeout" : "read", ec.message());
-      self->status_ = parser_status(self->parser_);
+      self->status_ = self->parser_.get().result_int();
       self->ReadBody();
     });
   }
-
-  static int parser_status(const http::response_parser<http::buffer_body>& p) { return p.get().result_int(); }
 
   void ReadBody() {
     if (parser_.is_done()) return Finish();
