@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "gguf/gguf_override.h"
 #include "model/kv_storage.h"
 #include "tokenizer/chat_template.h"
 
@@ -21,9 +22,23 @@ StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return ss.str();
 }
 
-StatusOr<LoadedModel> OpenModel(const std::string& path, const ModelOptions& options) {
+void AddModelSourceOptions(CLI::App* cmd, ModelSource* source, const std::string& model_help) {
+  cmd->add_option("-m,--model", source->path, model_help)->required();
+  cmd->add_option("--override-kv", source->override_kv,
+                  "KEY=TYPE:VALUE replaces or adds a metadata key before loading; TYPE is int, float, bool or str "
+                  "(repeatable)");
+}
+
+StatusOr<std::unique_ptr<GgufFile>> OpenGguf(const ModelSource& source) {
+  TF_ASSIGN_OR_RETURN(auto file, GgufFile::Open(source.path));
+  TF_RETURN_IF_ERROR(ApplyGgufOverrides(source.override_kv, file.get()));
+  return file;
+}
+
+StatusOr<LoadedModel> OpenModel(const ModelSource& source, const ModelOptions& options) {
+  const std::string& path = source.path;
   LoadedModel m;
-  TF_ASSIGN_OR_RETURN(m.file, GgufFile::Open(path));
+  TF_ASSIGN_OR_RETURN(m.file, OpenGguf(source));
   TF_ASSIGN_OR_RETURN(m.tokenizer, Tokenizer::FromGguf(*m.file));
   auto model = LoadModel(*m.file, options);
   if (!model.ok()) return model.status().WithContext(path);

@@ -4,6 +4,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
@@ -15,13 +18,24 @@ namespace tf {
 
 StatusOr<std::string> ReadWholeFile(const std::string& path);
 
+// Where a command's model comes from: the file, and metadata overrides that
+// correct or add keys before anything reads them (gguf/gguf_override.h).
+struct ModelSource {
+  std::string path;
+  std::vector<std::string> override_kv;  // KEY=TYPE:VALUE, applied in order
+};
+// Adds -m/--model (required) and --override-kv (repeatable) to `cmd`.
+void AddModelSourceOptions(CLI::App* cmd, ModelSource* source, const std::string& model_help);
+// The file with the overrides applied.
+StatusOr<std::unique_ptr<GgufFile>> OpenGguf(const ModelSource& source);
+
 // A model file opened for running: the mapped file, its tokenizer, the model.
 struct LoadedModel {
   std::unique_ptr<GgufFile> file;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Model> model;
 };
-StatusOr<LoadedModel> OpenModel(const std::string& path, const ModelOptions& options = ModelOptions{});
+StatusOr<LoadedModel> OpenModel(const ModelSource& source, const ModelOptions& options = ModelOptions{});
 
 int ResolveThreads(int requested);
 

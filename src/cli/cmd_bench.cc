@@ -20,7 +20,7 @@ namespace tf {
 namespace {
 
 struct BenchCliOptions {
-  std::string model_path;
+  ModelSource model;
   int64_t prompt_tokens = 512;
   int64_t gen_tokens = 128;
   int reps = 3;
@@ -92,7 +92,7 @@ void PrintJson(const BenchCliOptions& o, const LoadedModel& lm, const MachineLim
   const MeanSd pp = Summarize(res.pp_tok_s), tg = Summarize(res.tg_tok_s);
   const bool has_pp = !res.pp_tok_s.empty(), has_tg = !res.tg_tok_s.empty();
   nlohmann::json j = {
-      {"model", o.model_path},
+      {"model", o.model.path},
       {"model_bytes", lm.model->weight_bytes()},
       {"packed_bytes", lm.model->arena().packed_bytes()},
       {"threads", m.threads},
@@ -126,7 +126,7 @@ void PrintTable(const BenchCliOptions& o, const LoadedModel& lm, const MachineLi
   const Model& model = *lm.model;
   fmt::print("model:    {} ({:.2f} MiB of weights read per token, {:.3f} G multiply-adds per token, "
              "{:.2f} MiB packed)\n",
-             o.model_path, model.weight_bytes() / 1048576.0, model.matmul_macs_per_token() / 1e9,
+             o.model.path, model.weight_bytes() / 1048576.0, model.matmul_macs_per_token() / 1e9,
              model.arena().packed_bytes() / 1048576.0);
   fmt::print("machine:  {} | {} | {} threads | read bandwidth {:.1f} GB/s | int8 peak {:.0f} GOPS | "
              "fp32 peak {:.0f} GFLOPS ({})\n",
@@ -152,7 +152,7 @@ Status RunBench(const BenchCliOptions& o, const GlobalOptions& g) {
   TF_ASSIGN_OR_RETURN(DType kv_type, ParseKvType(o.kv_type));
   ModelOptions model_options;
   model_options.pack_weights = !o.no_pack;
-  TF_ASSIGN_OR_RETURN(LoadedModel lm, OpenModel(o.model_path, model_options));
+  TF_ASSIGN_OR_RETURN(LoadedModel lm, OpenModel(o.model, model_options));
   ThreadPool pool(ResolveThreads(g.threads));
   const KernelTable& kernels = GetKernelTable(model_options.isa);
   std::string source;
@@ -178,7 +178,7 @@ Status RunBench(const BenchCliOptions& o, const GlobalOptions& g) {
 CommandFn RegisterBenchCommand(CLI::App* app, const GlobalOptions* global) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app->add_subcommand("bench", "Measure prefill and decode speed against this machine's limits");
-  cmd->add_option("-m,--model", o->model_path, "GGUF model")->required();
+  AddModelSourceOptions(cmd, &o->model, "GGUF model");
   cmd->add_option("-p,--n-prompt", o->prompt_tokens, "Prompt tokens per sequence (0: no prefill test)")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-n,--n-gen", o->gen_tokens, "Tokens to decode after the prompt (0: no decode test)")

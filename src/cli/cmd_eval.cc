@@ -20,7 +20,7 @@ namespace {
 
 struct EvalOptions {
   std::string kv_type = "f32";
-  std::string model_path;
+  ModelSource model;
   std::string prompt_file;
   int n_greedy = 32;
   std::string logits_out;
@@ -39,7 +39,7 @@ Status WriteLogits(const std::string& path, const std::vector<float>& logits) {
 
 Status Run(const EvalOptions& o, const GlobalOptions& g) {
   TF_ASSIGN_OR_RETURN(std::string prompt, ReadWholeFile(o.prompt_file));
-  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model_path));
+  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model));
   const std::vector<int32_t> tokens = m.tokenizer->Encode(prompt, true, false);
   if (tokens.empty()) return InvalidArgumentError(fmt::format("--prompt-file {}: the prompt has no tokens", o.prompt_file));
   ThreadPool pool(ResolveThreads(g.threads));
@@ -77,7 +77,7 @@ Status Run(const EvalOptions& o, const GlobalOptions& g) {
 CommandFn RegisterEvalCommand(CLI::App* app, const GlobalOptions* global) {
   auto o = std::make_shared<EvalOptions>();
   CLI::App* cmd = app->add_subcommand("eval", "Logits, argmax and greedy continuation of a prompt, as JSON");
-  cmd->add_option("-m,--model", o->model_path, "GGUF model")->required();
+  AddModelSourceOptions(cmd, &o->model, "GGUF model");
   cmd->add_option("--prompt-file", o->prompt_file, "File holding the prompt (used byte for byte)")->required();
   cmd->add_option("-n", o->n_greedy, "Greedy tokens to generate")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--logits-out", o->logits_out, "Write float32 logits of every prompt position here");

@@ -21,7 +21,7 @@ namespace {
 
 struct GenerateOptions {
   std::string kv_type = "f32";
-  std::string model_path;
+  ModelSource model;
   std::string prompt;
   int n_predict = 128;
   int ctx_size = 0;  // 0: prompt + n_predict
@@ -50,7 +50,7 @@ void Emit(const std::string& text) {
 }
 
 Status Run(const GenerateOptions& o, const GlobalOptions& g) {
-  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model_path));
+  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model));
   SamplingParams params;
   params.temperature = o.temperature;
   params.top_k = o.top_k;
@@ -130,7 +130,7 @@ Status Run(const GenerateOptions& o, const GlobalOptions& g) {
 CommandFn RegisterGenerateCommand(CLI::App* app, const GlobalOptions* global) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* cmd = app->add_subcommand("generate", "Continue a prompt, streaming the text");
-  cmd->add_option("-m,--model", o->model_path, "GGUF model")->required();
+  AddModelSourceOptions(cmd, &o->model, "GGUF model");
   cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->check(CLI::Range(0, 1 << 24));
   cmd->add_option("-c,--ctx-size", o->ctx_size, "Context size (default: prompt + n)")->check(CLI::Range(1, 1 << 24));

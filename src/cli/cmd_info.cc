@@ -16,7 +16,7 @@ namespace tf {
 namespace {
 
 struct InfoOptions {
-  std::string model_path;
+  ModelSource model;
   bool metadata = false;
   bool tensors = false;
 };
@@ -84,11 +84,12 @@ void PrintModel(const GgufFile& f) {
 }
 
 Status Run(const InfoOptions& o) {
-  TF_ASSIGN_OR_RETURN(auto f, GgufFile::Open(o.model_path));
-  fmt::print("file:          {} ({}, GGUF v{}, {} metadata keys, alignment {})\n", o.model_path,
+  TF_ASSIGN_OR_RETURN(auto f, OpenGguf(o.model));
+  fmt::print("file:          {} ({}, GGUF v{}, {} metadata keys, alignment {})\n", o.model.path,
              Bytes(f->file_size()), f->version(), f->metadata().size(), f->alignment());
   fmt::print("architecture:  {}\n", *f->GetStringOr("general.architecture", "(none)"));
   fmt::print("name:          {}\n", *f->GetStringOr("general.name", "(none)"));
+  if (!o.model.override_kv.empty()) fmt::print("overrides:     {}\n", fmt::join(o.model.override_kv, ", "));
   PrintTensorTypes(*f);
   PrintVocab(*f);
   if (!f->tensors().empty()) PrintModel(*f);
@@ -110,7 +111,7 @@ Status Run(const InfoOptions& o) {
 CommandFn RegisterInfoCommand(CLI::App* app, const GlobalOptions*) {
   auto o = std::make_shared<InfoOptions>();
   CLI::App* cmd = app->add_subcommand("info", "Describe a GGUF model file");
-  cmd->add_option("-m,--model", o->model_path, "GGUF file")->required();
+  AddModelSourceOptions(cmd, &o->model, "GGUF file");
   cmd->add_flag("--metadata", o->metadata, "List every metadata key");
   cmd->add_flag("--tensors", o->tensors, "List every tensor");
   return [o] { return Run(*o); };

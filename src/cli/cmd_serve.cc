@@ -18,13 +18,14 @@
 #include "cli/cli_common.h"
 #include "cli/command.h"
 #include "engine/engine.h"
+#include "gguf/gguf_override.h"
 #include "server/api_server.h"
 
 namespace tf {
 namespace {
 
 struct ServeOptions {
-  std::string model_path;
+  ModelSource model;
   std::string host = "127.0.0.1";
   int port = 8080;
   int64_t ctx_size = 0;
@@ -63,7 +64,7 @@ struct ServingState {
 
 StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g) {
   auto state = std::make_unique<ServingState>();
-  TF_ASSIGN_OR_RETURN(state->loaded, OpenModel(o.model_path));
+  TF_ASSIGN_OR_RETURN(state->loaded, OpenModel(o.model));
   state->pool = std::make_unique<ThreadPool>(ResolveThreads(g.threads));
   const Model& model = *state->loaded.model;
   std::string source;
@@ -93,12 +94,14 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
                                                               (o.max_num_seqs + 1));
   config.num_kv_blocks = KvBlocksForBytes(model, config.kv_type, config.block_size, bytes);
   config.sched.watermark_blocks = std::max<int64_t>(1, config.num_kv_blocks / 100);
-  const std::string fingerprint = fmt::format("{}|{}", std::filesystem::absolute(o.model_path).string(),
-                                              std::filesystem::file_size(o.model_path));
+  // Metadata overrides change what the cached KV means, so they are part of it.
+  const std::string fingerprint =
+      fmt::format("{}|{}|{}", std::filesystem::absolute(o.model.path).string(),
+                  std::filesystem::file_size(o.model.path), DescribeGgufOverrides(o.model.override_kv));
   TF_ASSIGN_OR_RETURN(state->engine, Engine::Create(state->loaded.model.get(), state->loaded.tokenizer.get(),
                                                     state->pool.get(), config, fingerprint));
   ServedModel& s = state->served;
-  s.name = o.served_model_name.empty() ? std::filesystem::path(o.model_path).stem().string() : o.served_model_name;
+  s.name = o.served_model_name.empty() ? std::filesystem::path(o.model.path).stem().string() : o.served_model_name;
   s.engine = state->engine.get();
   s.tokenizer = state->loaded.tokenizer.get();
   s.chat_template = state->chat_template.get();
@@ -117,8 +120,8 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
 Status Run(const ServeOptions& o, const GlobalOptions& g) {
   if (o.port < 0 || o.port > 65535) return InvalidArgumentError(fmt::format("--port {} is not a TCP port", o.port));
   std::error_code fs_error;
-  if (!std::filesystem::is_regular_file(o.model_path, fs_error)) {
-    return NotFoundError(fmt::format("--model {}: no such file", o.model_path));
+  if (!std::filesystem::is_regular_file(o.model.path, fs_error)) {
+    return NotFoundError(fmt::format("--model {}: no such file", o.model.path));
   }
   if (!o.chat_template_file.empty() && !std::filesystem::is_regular_file(o.chat_template_file, fs_error)) {
     return NotFoundError(fmt::format("--chat-template-file {}: no such file", o.chat_template_file));
@@ -131,7 +134,7 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
   options.http.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
   ApiServer server(&io, options);
   TF_RETURN_IF_ERROR(server.Listen(o.host, static_cast<uint16_t>(o.port)));
-  fmt::print(stderr, "tokenfab serve: listening on http://{}:{} (loading {})\n", o.host, server.port(), o.model_path);
+  fmt::print(stderr, "tokenfab serve: listening on http://{}:{} (loading {})\n", o.host, server.port(), o.model.path);
 
   std::unique_ptr<ServingState> state;
   Status load_status = Status::Ok();
@@ -168,7 +171,7 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
 CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app->add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
-  cmd->add_option("-m,--model", o->model_path, "GGUF model")->required();
+  AddModelSourceOptions(cmd, &o->model, "GGUF model");
   cmd->add_option("--host", o->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "TCP port (default 8080; 0 picks a free one)");
   cmd->add_option("-c,--ctx-size", o->ctx_size, "Most tokens one request may hold (default: min(trained, 4096))")

@@ -15,7 +15,7 @@ namespace tf {
 namespace {
 
 struct TokenizeOptions {
-  std::string model_path;
+  ModelSource model;
   std::string cases_path;
   std::string prompt;
   bool add_special = false;
@@ -34,7 +34,7 @@ void PrintIds(const std::vector<int32_t>& ids) {
 }
 
 Status Run(const TokenizeOptions& o) {
-  TF_ASSIGN_OR_RETURN(auto file, GgufFile::Open(o.model_path));
+  TF_ASSIGN_OR_RETURN(auto file, OpenGguf(o.model));
   TF_ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::FromGguf(*file));
   if (!o.cases_path.empty()) {
     TF_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(o.cases_path));
@@ -57,7 +57,7 @@ Status Run(const TokenizeOptions& o) {
 CommandFn RegisterTokenizeCommand(CLI::App* app, const GlobalOptions*) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = app->add_subcommand("tokenize", "Print the token ids of text");
-  cmd->add_option("-m,--model", o->model_path, "GGUF file (a vocabulary-only file is enough)")->required();
+  AddModelSourceOptions(cmd, &o->model, "GGUF file (a vocabulary-only file is enough)");
   auto* cases = cmd->add_option("--cases", o->cases_path, "Cases file (separated by __ggml_vocab_test__ lines)");
   auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "Text to tokenize");
   cases->excludes(prompt);

@@ -209,6 +209,40 @@ const GgufValue* GgufFile::Find(std::string_view key) const {
 }
 
 namespace {
+// Integer widths and float widths are interchangeable for overrides.
+enum class ValueKind { kInt, kFloat, kBool, kString, kArray };
+ValueKind KindOf(GgufType t) {
+  switch (t) {
+    case GgufType::kFloat32:
+    case GgufType::kFloat64: return ValueKind::kFloat;
+    case GgufType::kBool: return ValueKind::kBool;
+    case GgufType::kString: return ValueKind::kString;
+    case GgufType::kArray: return ValueKind::kArray;
+    default: return ValueKind::kInt;
+  }
+}
+}  // namespace
+
+Status GgufFile::SetMetadata(GgufKeyValue kv) {
+  if (kv.key == "general.alignment") {
+    return InvalidArgumentError("key 'general.alignment' cannot be overridden: the file's layout depends on it");
+  }
+  auto it = metadata_index_.find(kv.key);
+  if (it == metadata_index_.end()) {
+    metadata_index_.emplace(kv.key, metadata_.size());
+    metadata_.push_back(std::move(kv));
+    return Status::Ok();
+  }
+  GgufValue& current = metadata_[it->second].value;
+  if (KindOf(current.type()) == ValueKind::kArray || KindOf(current.type()) != KindOf(kv.value.type())) {
+    return InvalidArgumentError(fmt::format("key '{}': the file stores {}, the override is {}", kv.key,
+                                            GgufTypeName(current.type()), GgufTypeName(kv.value.type())));
+  }
+  current = std::move(kv.value);
+  return Status::Ok();
+}
+
+namespace {
 Status WrongType(std::string_view key, std::string_view expected, const GgufValue& v) {
   return InvalidArgumentError(fmt::format("key '{}': expected {}, file has {}", key, expected,
                                           GgufTypeName(v.type())));

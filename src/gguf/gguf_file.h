@@ -58,6 +58,11 @@ class GgufFile {
 
   const std::vector<GgufKeyValue>& metadata() const { return metadata_; }
   const GgufValue* Find(std::string_view key) const;
+  // Replaces a key's value, or adds the key (metadata overrides, see
+  // gguf_override.h). A present key keeps its kind: an integer stays an
+  // integer, a float a float, and so on; arrays and general.alignment (the
+  // layout already depends on it) cannot be replaced.
+  Status SetMetadata(GgufKeyValue kv);
 
   // Typed metadata access. Missing keys are NotFound; a present key of the
   // wrong type is InvalidArgument naming the key and both types.
