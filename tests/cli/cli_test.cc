@@ -81,6 +81,38 @@ TEST(CliTest, EvalPrintsReferenceJsonAndLogits) {
   for (int v = 0; v < 32000; ++v) ASSERT_NEAR(got[v], want[v], ref["tolerance"].get<double>());
 }
 
+// --override-kv corrects metadata before loading: the grouped DeepSeek
+// fixture's references were made with 2 expert groups, 1 used (see
+// fixture_refs_test.cc), and with that override eval reproduces every
+// position's argmax; info shows the overrides and the routing they give.
+TEST(CliTest, OverrideKvChangesWhatTheModelLoadsWith) {
+  const std::string model = Fixture("models/tiny-deepseek3-grouped-f16.gguf");
+  const std::string overrides =
+      " --override-kv deepseek2.expert_group_count=int:2 --override-kv deepseek2.expert_group_used_count=int:1";
+  const auto ref = nlohmann::json::parse(testing::ReadFile(Fixture("refs/tiny-deepseek3-grouped-f16__story.json")));
+  const std::string prompt_path = testing::TempPath("story.txt");
+  std::ofstream(prompt_path, std::ios::binary) << ref["prompt"].get<std::string>();
+  auto r = RunTokenfab("eval -m " + model + " --prompt-file " + prompt_path + " -n 3" + overrides);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["prompt_argmax"], ref["prompt_argmax"]);
+
+  auto info = RunTokenfab("info -m " + model + overrides);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("overrides:     deepseek2.expert_group_count=int:2, deepseek2.expert_group_used_count=int:1"),
+            std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("groups 1 of 2"), std::string::npos) << info.out;
+  auto plain = RunTokenfab("info -m " + model);
+  EXPECT_NE(plain.out.find("groups 2 of 4"), std::string::npos) << plain.out;
+
+  ExpectCleanError(RunTokenfab("info -m " + model + " --override-kv deepseek2.expert_group_count=float:2"),
+                   "the file stores u32, the override is f64");
+  ExpectCleanError(RunTokenfab("generate -m " + model + " -p hi --override-kv deepseek2.expert_group_count"),
+                   "expected KEY=TYPE:VALUE");
+  ExpectCleanError(RunTokenfab("tokenize -m " + model + " -p hi --override-kv tokenizer.ggml.add_bos_token=bool:2"),
+                   "true or false");
+}
+
 TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
   const std::string path = testing::TempPath("tiny-q4_0.gguf");
   auto s = RunTokenfab("synth --preset tiny --type Q4_0 -o " + path + " --seed 5");

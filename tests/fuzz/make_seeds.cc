@@ -191,6 +191,24 @@ void TokenizerSeeds(const fs::path& dir) {
 
 }  // namespace
 
+// --override-kv specs, one per line: the keys the fixture models' configs
+// read, with boundary and absurd values.
+void OverrideKvSeeds(const fs::path& dir) {
+  Write(dir / "valid_groups", "deepseek2.expert_group_count=int:2\ndeepseek2.expert_group_used_count=int:1\n");
+  Write(dir / "anchor_int_extremes", "deepseek2.expert_count=int:-9223372036854775808\n"
+                                     "llama.block_count=int:9223372036854775807\n"
+                                     "qwen2.embedding_length=int:0\n");
+  Write(dir / "anchor_groups_zero", "deepseek2.expert_group_count=int:0\ndeepseek2.expert_group_used_count=int:0\n");
+  Write(dir / "anchor_float_extremes", "deepseek2.rope.scaling.factor=float:1e308\n"
+                                       "llama.attention.layer_norm_rms_epsilon=float:-0\n"
+                                       "deepseek2.expert_weights_scale=float:-1e-308\n"
+                                       "deepseek2.rope.freq_base=float:0\n");
+  Write(dir / "anchor_arch_swap", "general.architecture=str:deepseek2\ngeneral.architecture=str:\xff\xfe\n");
+  Write(dir / "anchor_kind_mismatch", "deepseek2.expert_count=float:16\ngeneral.alignment=int:1\n");
+  Write(dir / "anchor_head_dims", "deepseek2.attention.key_length=int:0\ndeepseek2.rope.dimension_count=int:4096\n"
+                                  "deepseek2.attention.head_count=int:-1\nllama.attention.head_count_kv=int:3\n");
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR FIXTURES_DIR\n");
@@ -201,6 +219,7 @@ int main(int argc, char** argv) {
   JsonAnchors(out);
   ChatTemplateSeeds(out / "chat_template", fixtures);
   TokenizerSeeds(out / "tokenizer");
+  OverrideKvSeeds(out / "override_kv");
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }

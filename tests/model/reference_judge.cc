@@ -10,6 +10,7 @@
 #include "common/fixtures.h"
 #include "engine/sequence_runner.h"
 #include "gguf/gguf_file.h"
+#include "gguf/gguf_override.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,13 +32,18 @@ std::string Join(const std::vector<int32_t>& v) {
 
 }  // namespace
 
-JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, ThreadPool* pool) {
+JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, ThreadPool* pool,
+                                  const std::vector<std::string>& override_kv) {
   JudgeResult r;
   const auto ref = nlohmann::json::parse(ReadFile(ref_json_path));
   const std::string model_path = FixturePath("models/" + ref["model"].get<std::string>());
   auto file = GgufFile::Open(model_path);
   if (!file.ok()) {
     r.detail = file.status().ToString();
+    return r;
+  }
+  if (Status st = ApplyGgufOverrides(override_kv, file->get()); !st.ok()) {
+    r.detail = st.ToString();
     return r;
   }
   auto tokenizer = Tokenizer::FromGguf(**file);

@@ -32,8 +32,10 @@ struct JudgeResult {
   std::string detail;        // first mismatch, for the failure message
 };
 
-// Loads the model named by the reference and runs the whole procedure.
-JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, ThreadPool* pool);
+// Loads the model named by the reference (with `override_kv` metadata
+// overrides, KEY=TYPE:VALUE, applied first) and runs the whole procedure.
+JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, ThreadPool* pool,
+                                  const std::vector<std::string>& override_kv = {});
 
 // Asserts the four rules; `moe` relaxes rule 3 to 90%.
 void ExpectPassesRule(const JudgeResult& r, bool moe);
