@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace tf {
 
@@ -37,7 +38,58 @@ void Sampler::ApplyPenalties(std::span<float> logits) const {
   for (const auto& [token, bias] : params_.logit_bias) logits[token] += bias;
 }
 
-int32_t Sampler::Draw(const std::vector<std::pair<float, int32_t>>& candidates) {
+namespace {
+
+bool MoreLikely(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+  return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+// Takes sorted candidates while their mass is below top_p; always keeps one.
+size_t NucleusPrefix(const std::vector<std::pair<float, int32_t>>& cand, size_t n, float top_p) {
+  double cumulative = 0.0;
+  size_t keep = 0;
+  while (keep < n) {
+    cumulative += cand[keep++].first;
+    if (cumulative >= top_p) break;
+  }
+  return std::max<size_t>(keep, 1);
+}
+
+}  // namespace
+
+void KeepNucleus(std::vector<std::pair<float, int32_t>>* cand, float top_p, bool sorted) {
+  auto& c = *cand;
+  if (!sorted) {
+    // Grow a front block of the k most likely (unordered) until its mass
+    // reaches top_p: each round partitions only what lies behind the block.
+    // A peaked distribution stops after one O(n) pass.
+    size_t k = 0;
+    double mass = 0.0;
+    for (size_t next = std::min<size_t>(64, c.size());; next = std::min(next * 4, c.size())) {
+      std::nth_element(c.begin() + k, c.begin() + next - 1, c.end(), MoreLikely);
+      for (; k < next; ++k) mass += c[k].first;
+      if (mass >= top_p || k == c.size()) break;
+    }
+    std::sort(c.begin(), c.begin() + k, MoreLikely);
+    c.resize(NucleusPrefix(c, k, top_p));
+    return;
+  }
+  c.resize(NucleusPrefix(c, c.size(), top_p));
+}
+
+float Sampler::Normalize(std::vector<Candidate>* cand) {
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (const auto& c : *cand) max_logit = std::max(max_logit, c.first);
+  double sum = 0.0;
+  for (auto& c : *cand) {
+    c.first = std::exp(c.first - max_logit);
+    sum += c.first;
+  }
+  for (auto& c : *cand) c.first = static_cast<float>(c.first / sum);
+  return static_cast<float>(1.0 / sum);  // the most likely token had exp(0)
+}
+
+int32_t Sampler::Draw(const std::vector<Candidate>& candidates) {
   double total = 0.0;
   for (const auto& c : candidates) total += c.first;
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
@@ -54,39 +106,19 @@ int32_t Sampler::Sample(std::span<float> logits) {
   if (params_.greedy()) {
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
-  // Candidates as (logit, id), best first once sorted.
-  std::vector<std::pair<float, int32_t>> cand;
-  cand.reserve(static_cast<size_t>(n_vocab_));
+  std::vector<Candidate>& cand = cand_;
+  cand.clear();
   for (int64_t t = 0; t < n_vocab_; ++t) cand.emplace_back(logits[t] / params_.temperature, static_cast<int32_t>(t));
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  // Sorting is only needed for top-k and top-p; min-p needs just the max.
-  if (params_.top_k > 0 && params_.top_k < n_vocab_) {
-    std::partial_sort(cand.begin(), cand.begin() + params_.top_k, cand.end(), by_logit);
+  // Top-k first, then probabilities among what is left (as Hugging Face).
+  const bool top_k = params_.top_k > 0 && params_.top_k < n_vocab_;
+  if (top_k) {
+    std::partial_sort(cand.begin(), cand.begin() + params_.top_k, cand.end(), MoreLikely);
     cand.resize(params_.top_k);
-  } else if (params_.top_p < 1.0f) {
-    std::sort(cand.begin(), cand.end(), by_logit);
   }
-  const float max_logit = std::max_element(cand.begin(), cand.end(), [](const auto& a, const auto& b) {
-                            return a.first < b.first;
-                          })->first;
-  double sum = 0.0;
-  for (auto& c : cand) {
-    c.first = std::exp(c.first - max_logit);
-    sum += c.first;
-  }
-  for (auto& c : cand) c.first = static_cast<float>(c.first / sum);
-  if (params_.top_p < 1.0f) {  // cand is sorted here
-    double cumulative = 0.0;
-    size_t keep = 0;
-    while (keep < cand.size()) {
-      cumulative += cand[keep++].first;
-      if (cumulative >= params_.top_p) break;
-    }
-    cand.resize(std::max<size_t>(keep, 1));
-  }
+  const float max_prob = Normalize(&cand);
+  if (params_.top_p < 1.0f) KeepNucleus(&cand, params_.top_p, /*sorted=*/top_k);
   if (params_.min_p > 0.0f) {
-    // The most likely token has probability exp(0) / sum.
-    const float threshold = params_.min_p * static_cast<float>(1.0 / sum);
+    const float threshold = params_.min_p * max_prob;
     std::erase_if(cand, [threshold](const auto& c) { return c.first < threshold; });
   }
   return Draw(cand);

@@ -27,8 +27,13 @@ class Sampler {
   int32_t Sample(std::span<float> logits);
 
  private:
+  using Candidate = std::pair<float, int32_t>;  // (logit, then probability; token id)
+
   void ApplyPenalties(std::span<float> logits) const;
-  int32_t Draw(const std::vector<std::pair<float, int32_t>>& candidates);
+  // Replaces each candidate's logit by its probability among the candidates;
+  // returns the largest probability.
+  static float Normalize(std::vector<Candidate>* cand);
+  int32_t Draw(const std::vector<Candidate>& candidates);
 
   SamplingParams params_;
   int64_t n_vocab_;
@@ -36,6 +41,13 @@ class Sampler {
   std::vector<uint8_t> in_prompt_;       // [n_vocab] token seen in the prompt
   std::vector<int32_t> output_counts_;   // [n_vocab] occurrences in the output
   std::vector<int32_t> seen_output_;     // tokens with a nonzero count
+  std::vector<Candidate> cand_;          // [n_vocab] scratch, reused per token
 };
+
+// Shrinks `cand` (probabilities) to the smallest set of most likely tokens
+// whose mass reaches `top_p`, sorted most likely first (ties: lower id
+// first). `sorted` says `cand` is in that order already. Expected O(n) plus
+// sorting the kept set, instead of sorting the whole vocabulary.
+void KeepNucleus(std::vector<std::pair<float, int32_t>>* cand, float top_p, bool sorted);
 
 }  // namespace tf

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <vector>
 
 namespace tf {
@@ -115,6 +118,40 @@ TEST(SamplerTest, SameSeedSameSequenceDifferentSeedDiffers) {
   };
   EXPECT_EQ(run(123), run(123));
   EXPECT_NE(run(123), run(124));
+}
+
+// The nucleus search partitions instead of sorting the vocabulary; it must
+// keep exactly what sorting everything and taking the smallest sufficient
+// prefix keeps, in the same order, for flat and peaked rows, ties included.
+TEST(SamplerTest, NucleusEqualsSortingEverything) {
+  std::mt19937 gen(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = std::uniform_int_distribution<int>(1, 5000)(gen);
+    const float spread = std::uniform_real_distribution<float>(0.0f, 12.0f)(gen);
+    const float top_p = std::uniform_real_distribution<float>(0.01f, 0.999f)(gen);
+    std::vector<std::pair<float, int32_t>> cand;
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i) {
+      // Rounded logits make ties common.
+      const float logit = std::round(std::normal_distribution<float>(0.0f, spread)(gen) * 4.0f) / 4.0f;
+      cand.emplace_back(std::exp(logit), i);
+      sum += cand.back().first;
+    }
+    for (auto& c : cand) c.first = static_cast<float>(c.first / sum);
+    auto want = cand;
+    std::sort(want.begin(), want.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    double cumulative = 0.0;
+    size_t keep = 0;
+    while (keep < want.size()) {
+      cumulative += want[keep++].first;
+      if (cumulative >= top_p) break;
+    }
+    want.resize(keep);
+    std::shuffle(cand.begin(), cand.end(), gen);
+    KeepNucleus(&cand, top_p, /*sorted=*/false);
+    ASSERT_EQ(cand, want) << "trial " << trial << " n " << n << " spread " << spread << " top_p " << top_p;
+  }
 }
 
 TEST(SamplingParamsTest, ValidationNamesFieldAndValue) {
