@@ -61,7 +61,8 @@ class GgufFile {
   // Replaces a key's value, or adds the key (metadata overrides, see
   // gguf_override.h). A present key keeps its kind: an integer stays an
   // integer, a float a float, and so on; arrays and general.alignment (the
-  // layout already depends on it) cannot be replaced.
+  // layout already depends on it) cannot be replaced. Invalidates pointers
+  // from Find/GetArray: apply overrides before anything reads the metadata.
   Status SetMetadata(GgufKeyValue kv);
 
   // Typed metadata access. Missing keys are NotFound; a present key of the
