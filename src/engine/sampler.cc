@@ -55,26 +55,28 @@ size_t NucleusPrefix(const std::vector<std::pair<float, int32_t>>& cand, size_t 
   return std::max<size_t>(keep, 1);
 }
 
+// Grows a front block of the most likely candidates (unordered) until its
+// mass reaches top_p, each round partitioning only what lies behind the
+// block, then sorts the block; returns its size. A peaked distribution stops
+// after one O(n) pass.
+size_t SortMostLikelyBlock(std::vector<std::pair<float, int32_t>>* cand, float top_p) {
+  auto& c = *cand;
+  size_t k = 0;
+  double mass = 0.0;
+  for (size_t next = std::min<size_t>(64, c.size());; next = std::min(next * 4, c.size())) {
+    std::nth_element(c.begin() + k, c.begin() + next - 1, c.end(), MoreLikely);
+    for (; k < next; ++k) mass += c[k].first;
+    if (mass >= top_p || k == c.size()) break;
+  }
+  std::sort(c.begin(), c.begin() + k, MoreLikely);
+  return k;
+}
+
 }  // namespace
 
 void KeepNucleus(std::vector<std::pair<float, int32_t>>* cand, float top_p, bool sorted) {
-  auto& c = *cand;
-  if (!sorted) {
-    // Grow a front block of the k most likely (unordered) until its mass
-    // reaches top_p: each round partitions only what lies behind the block.
-    // A peaked distribution stops after one O(n) pass.
-    size_t k = 0;
-    double mass = 0.0;
-    for (size_t next = std::min<size_t>(64, c.size());; next = std::min(next * 4, c.size())) {
-      std::nth_element(c.begin() + k, c.begin() + next - 1, c.end(), MoreLikely);
-      for (; k < next; ++k) mass += c[k].first;
-      if (mass >= top_p || k == c.size()) break;
-    }
-    std::sort(c.begin(), c.begin() + k, MoreLikely);
-    c.resize(NucleusPrefix(c, k, top_p));
-    return;
-  }
-  c.resize(NucleusPrefix(c, c.size(), top_p));
+  const size_t n = sorted ? cand->size() : SortMostLikelyBlock(cand, top_p);
+  cand->resize(NucleusPrefix(*cand, n, top_p));
 }
 
 float Sampler::Normalize(std::vector<Candidate>* cand) {
