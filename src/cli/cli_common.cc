@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "gguf/gguf_override.h"
-#include "model/kv_storage.h"
+#include "tensor/kv_storage.h"
 #include "tokenizer/chat_template.h"
 
 namespace tf {

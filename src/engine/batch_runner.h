@@ -1,8 +1,9 @@
 // Runs several sequences through a model together: every Step appends
 // tokens to any subset of them in ONE forward pass (one slice per sequence),
 // so each weight is read once for all of them. Each sequence owns a fixed
-// run of KV blocks. Used by `tokenfab bench --batch`; the serving engine's
-// scheduler builds the same kind of batch over a shared block pool.
+// run of KV blocks of the ModelRunner's storage. Used by `tokenfab bench
+// --batch`; the serving engine's scheduler builds the same kind of pass
+// over a shared block pool.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
-#include "model/kv_storage.h"
+#include "engine/model_runner.h"
 #include "model/model.h"
 
 namespace tf {
@@ -33,15 +34,12 @@ class BatchRunner {
   void Reset();
 
  private:
-  BatchRunner(Model* model, ThreadPool* pool, std::unique_ptr<KvStorage> kv, int num_seqs, int64_t max_tokens);
-  Model* model_;
-  ThreadPool* pool_;
-  std::unique_ptr<KvStorage> kv_;
+  BatchRunner(std::unique_ptr<ModelRunner> runner, int num_seqs, int64_t max_tokens, int64_t blocks_per_seq);
+  std::unique_ptr<ModelRunner> runner_;
   int64_t max_tokens_;
   int64_t blocks_per_seq_;
   std::vector<int32_t> block_ids_;  // [num_seqs][blocks_per_seq]
   std::vector<int64_t> lengths_;
-  std::vector<int32_t> flat_tokens_;
 };
 
 }  // namespace tf

@@ -28,17 +28,16 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
     return InvalidArgumentError(fmt::format("--max-batch-tokens {} and --max-num-seqs {} must be positive",
                                             config.sched.max_batch_tokens, config.sched.max_num_seqs));
   }
-  TF_ASSIGN_OR_RETURN(auto storage,
-                      KvStorage::Create(model->kv_layout(), config.kv_type, config.block_size, config.num_kv_blocks));
-  auto engine = std::unique_ptr<Engine>(new Engine(model, tokenizer, pool, config, std::move(storage), fingerprint));
+  TF_ASSIGN_OR_RETURN(auto runner,
+                      ModelRunner::Create(model, pool, {config.kv_type, config.block_size, config.num_kv_blocks}));
+  auto engine = std::unique_ptr<Engine>(new Engine(model, tokenizer, config, std::move(runner), fingerprint));
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
   return engine;
 }
 
-Engine::Engine(Model* model, const Tokenizer* tokenizer, ThreadPool* pool, const EngineConfig& config,
-               std::unique_ptr<KvStorage> kv_storage, const std::string& fingerprint)
-    : model_(model), tokenizer_(tokenizer), pool_(pool), config_(config), pieces_(*tokenizer),
-      kv_storage_(std::move(kv_storage)),
+Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& config,
+               std::unique_ptr<ModelRunner> runner, const std::string& fingerprint)
+    : model_(model), tokenizer_(tokenizer), config_(config), pieces_(*tokenizer), runner_(std::move(runner)),
       kv_(config.block_size, config.num_kv_blocks,
           fmt::format("{}|kv={}|block={}", fingerprint, DTypeName(config.kv_type), config.block_size),
           config.prefix_cache),
@@ -178,33 +177,27 @@ void Engine::FailEverything(const std::string& error) {
 }
 
 Status Engine::RunStep(const SchedulerOutput& out) {
-  ForwardBatch batch;
-  flat_tokens_.clear();
-  std::vector<ActiveRequest*> sampled;
+  runner_->Clear();
+  sampled_.clear();
   for (const ScheduledSeq& s : out.seqs) {
     const Request& req = *s.request;
-    const int64_t begin = static_cast<int64_t>(flat_tokens_.size());
-    flat_tokens_.insert(flat_tokens_.end(), req.tokens.begin() + req.num_computed_tokens,
-                        req.tokens.begin() + req.num_computed_tokens + s.num_new_tokens);
-    batch.seqs.push_back({begin, s.num_new_tokens, req.num_computed_tokens, kv_.block_table(req.seq_id)});
-    if (req.num_computed_tokens + s.num_new_tokens == req.num_tokens()) {
-      batch.logit_rows.push_back(begin + s.num_new_tokens - 1);
-      sampled.push_back(by_seq_.at(req.seq_id));
-    }
+    const std::span<const int32_t> tokens(req.tokens.data() + req.num_computed_tokens,
+                                          static_cast<size_t>(s.num_new_tokens));
+    // Only a request whose last known token is computed gets logits: it samples next.
+    const bool samples = req.num_computed_tokens + s.num_new_tokens == req.num_tokens();
+    runner_->Add(tokens, req.num_computed_tokens, s.block_table, samples ? LogitRows::kLast : LogitRows::kNone);
+    if (samples) sampled_.push_back(by_seq_.at(req.seq_id));
     if (req.num_computed_tokens < req.num_prompt_tokens) {
       counters_.prompt_tokens_computed += std::min(s.num_new_tokens, req.num_prompt_tokens - req.num_computed_tokens);
     }
   }
-  batch.tokens = flat_tokens_;
-  const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
-  logits_.resize(batch.logit_rows.size() * n_vocab);
   if (inject_failure_.exchange(false)) return InternalError("injected forward-pass failure");
-  TF_RETURN_IF_ERROR(model_->Forward(batch, kv_storage_.get(), pool_, logits_.data()));
+  TF_RETURN_IF_ERROR(runner_->Run());
   scheduler_.OnStepDone(out);
   ++counters_.num_steps;
-  for (size_t i = 0; i < sampled.size(); ++i) {
-    ActiveRequest* r = sampled[i];
-    r->SampleNext(std::span<float>(logits_.data() + i * n_vocab, n_vocab));
+  for (size_t i = 0; i < sampled_.size(); ++i) {
+    ActiveRequest* r = sampled_[i];
+    r->SampleNext(runner_->logits(i));
     ++counters_.generated_tokens;
     if (r->finished()) FinishRequest(r, FinishReason::kStop);  // already reported; this releases it
   }

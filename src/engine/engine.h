@@ -19,9 +19,9 @@
 #include "base/thread_pool.h"
 #include "engine/generation.h"
 #include "engine/active_request.h"
+#include "engine/model_runner.h"
 #include "engine/text_pieces.h"
 #include "kv/kv_manager.h"
-#include "model/kv_storage.h"
 #include "model/model.h"
 #include "sched/scheduler.h"
 #include "tokenizer/tokenizer.h"
@@ -80,8 +80,8 @@ class Engine {
   void InjectForwardFailure() { inject_failure_.store(true); }
 
  private:
-  Engine(Model* model, const Tokenizer* tokenizer, ThreadPool* pool, const EngineConfig& config,
-         std::unique_ptr<KvStorage> kv_storage, const std::string& fingerprint);
+  Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& config, std::unique_ptr<ModelRunner> runner,
+         const std::string& fingerprint);
   void Loop();
   // Moves submitted and aborted requests into the scheduler; blocks while
   // there is nothing to do. False when the engine should stop.
@@ -93,18 +93,16 @@ class Engine {
 
   Model* model_;
   const Tokenizer* tokenizer_;
-  ThreadPool* pool_;
   EngineConfig config_;
   TextPieces pieces_;
-  std::unique_ptr<KvStorage> kv_storage_;
+  std::unique_ptr<ModelRunner> runner_;
   KvManager kv_;
   Scheduler scheduler_;
 
   // Engine-thread state.
   std::unordered_map<uint64_t, std::unique_ptr<ActiveRequest>> requests_;
   std::unordered_map<SeqId, ActiveRequest*> by_seq_;
-  std::vector<int32_t> flat_tokens_;
-  std::vector<float> logits_;
+  std::vector<ActiveRequest*> sampled_;  // requests whose logits this step computes, in row order
   SeqId next_seq_id_ = 1;
   EngineStats counters_;
 

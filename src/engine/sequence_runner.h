@@ -1,6 +1,8 @@
 // Runs one sequence through a model with its own KV cache: feed tokens
 // (prompt in chunks, then one at a time), get logits back. What the CLI's
 // eval/generate use; the serving engine schedules many sequences instead.
+// The forward passes go through a ModelRunner whose storage holds one run
+// of blocks for the whole context.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +12,7 @@
 
 #include "base/status.h"
 #include "base/thread_pool.h"
-#include "model/kv_storage.h"
+#include "engine/model_runner.h"
 #include "model/model.h"
 
 namespace tf {
@@ -29,14 +31,12 @@ class SequenceRunner {
   int64_t num_tokens() const { return num_tokens_; }
   int64_t max_tokens() const { return max_tokens_; }
   void Reset() { num_tokens_ = 0; }
-  size_t kv_bytes() const { return kv_->bytes(); }
+  size_t kv_bytes() const { return runner_->kv().bytes(); }
 
  private:
-  SequenceRunner(Model* model, ThreadPool* pool, std::unique_ptr<KvStorage> kv, int64_t max_tokens);
+  SequenceRunner(std::unique_ptr<ModelRunner> runner, int64_t max_tokens);
 
-  Model* model_;
-  ThreadPool* pool_;
-  std::unique_ptr<KvStorage> kv_;
+  std::unique_ptr<ModelRunner> runner_;
   std::vector<int32_t> block_table_;
   int64_t max_tokens_;
   int64_t num_tokens_ = 0;

@@ -39,18 +39,10 @@ std::vector<Item> MakeItems(const AttentionShape& s, std::span<const AttentionSe
 
 }  // namespace
 
-void CausalAttention(const KernelTable& kernels, const AttentionShape& s, const float* q, int64_t n_query,
-                     int64_t start_pos, std::span<const void* const> k_rows, std::span<const void* const> v_rows,
-                     float* out, ThreadPool* pool) {
-  const AttentionSeq seq{q, n_query, start_pos, k_rows, v_rows, out};
-  CausalAttention(kernels, s, std::span<const AttentionSeq>(&seq, 1), pool);
-}
-
 void CausalAttention(const KernelTable& kernels, const AttentionShape& s, std::span<const AttentionSeq> seqs,
                      ThreadPool* pool) {
   for (const AttentionSeq& seq : seqs) {
-    TF_CHECK(static_cast<int64_t>(seq.k_rows.size()) >= seq.start_pos + seq.n_query)
-        << "attention: KV shorter than query";
+    TF_CHECK(seq.kv.capacity() >= seq.start_pos + seq.n_query) << "attention: KV shorter than query";
   }
   const int group = s.n_head / s.n_kv_head;
   const std::vector<Item> items = MakeItems(s, seqs);
@@ -71,8 +63,7 @@ void CausalAttention(const KernelTable& kernels, const AttentionShape& s, std::s
                   b.q.data() + static_cast<size_t>(r) * s.head_dim_qk);
       b.last_pos[r] = seq.start_pos + t;
     }
-    FlashKv kv{seq.k_rows, seq.v_rows, it.kv_head * s.k_head_stride, it.kv_head * s.v_head_stride, s.kv_type,
-               s.head_dim_qk, s.head_dim_v, s.scale};
+    const FlashKv kv{seq.kv, it.kv_head, /*values_in_keys=*/false, s.head_dim_qk, s.head_dim_v, s.scale};
     FlashAttend(kernels, kv, rows, &b.flash);
     for (int r = 0; r < n_rows; ++r) {
       const int64_t t = it.t0 + r / group;

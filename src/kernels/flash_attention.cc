@@ -17,29 +17,22 @@ struct RowBlock {
   int64_t ld;
 };
 
-// Rows j0 .. j0 + kb - 1 (from element `offset` of each) as float32. Used in
-// place when they are float32 rows evenly spaced in memory (a cache block),
-// else converted/gathered into `staging` ([kb][dim]).
-RowBlock LoadRows(std::span<const void* const> rows, int64_t j0, int64_t kb, int64_t offset, int dim, DType type,
-                  std::vector<float>* staging) {
-  if (type == DType::kF32) {
-    const float* first = static_cast<const float*>(rows[j0]);
-    const int64_t ld = kb > 1 ? static_cast<const float*>(rows[j0 + 1]) - first : dim;
-    bool even = ld >= dim;
-    for (int64_t jj = 2; jj < kb && even; ++jj) even = static_cast<const float*>(rows[j0 + jj]) == first + jj * ld;
-    if (even) return {first + offset, ld};
-  }
+// kb rows starting at `first`, `stride` elements apart, as float32: in place
+// for a float32 cache, else converted into `staging` ([kb][dim]).
+RowBlock TileRows(const void* first, int64_t stride, int64_t kb, int dim, DType type, std::vector<float>* staging) {
+  if (type == DType::kF32) return {static_cast<const float*>(first), stride};
   staging->resize(static_cast<size_t>(kb) * dim);
+  const uint16_t* src = static_cast<const uint16_t*>(first);
   for (int64_t jj = 0; jj < kb; ++jj) {
     float* dst = staging->data() + jj * dim;
-    if (type == DType::kBF16) {
-      const uint16_t* src = static_cast<const uint16_t*>(rows[j0 + jj]) + offset;
-      for (int d = 0; d < dim; ++d) dst[d] = Bf16ToFloat(src[d]);
-    } else {
-      std::memcpy(dst, static_cast<const float*>(rows[j0 + jj]) + offset, static_cast<size_t>(dim) * sizeof(float));
-    }
+    for (int d = 0; d < dim; ++d) dst[d] = Bf16ToFloat(src[jj * stride + d]);
   }
   return {staging->data(), dim};
+}
+
+// The element `slot` rows into a block's rows.
+const void* AtSlot(const void* rows, int64_t slot, int64_t stride, DType type) {
+  return static_cast<const uint8_t*>(rows) + static_cast<size_t>(slot * stride) * KvElementBytes(type);
 }
 
 // Scales row i's scores, folds them into the running max/sum, rescales the
@@ -69,15 +62,23 @@ void FlashAttend(const KernelTable& kernels, const FlashKv& kv, const FlashRows&
   if (rows.n_rows == 0) return;
   int64_t n_keys = 0;
   for (int i = 0; i < rows.n_rows; ++i) n_keys = std::max(n_keys, rows.last_pos[i] + 1);
-  TF_CHECK(n_keys <= static_cast<int64_t>(kv.k_rows.size())) << "attention: rows see past the cached keys";
+  TF_CHECK(n_keys <= kv.view.capacity()) << "attention: rows see past the cached keys";
   const size_t n_rows = static_cast<size_t>(rows.n_rows);
-  s->scores.resize(n_rows * kFlashKeyBlock);
+  const int64_t block_size = kv.view.block_size();
+  const DType type = kv.view.type();
+  const int64_t k_stride = kv.view.key_stride();
+  const int64_t v_stride = kv.values_in_keys ? k_stride : kv.view.value_stride();
+  s->scores.resize(n_rows * std::min(kFlashKeyBlock, block_size));
   s->row_max.assign(n_rows, -std::numeric_limits<float>::infinity());
   s->row_sum.assign(n_rows, 0.0f);
   std::fill(rows.out, rows.out + n_rows * kv.dim_v, 0.0f);
-  for (int64_t j0 = 0; j0 < n_keys; j0 += kFlashKeyBlock) {
-    const int64_t kb = std::min(kFlashKeyBlock, n_keys - j0);
-    const RowBlock keys = LoadRows(kv.k_rows, j0, kb, kv.k_offset, kv.dim_qk, kv.type, &s->k);
+  int64_t kb = 0;
+  for (int64_t j0 = 0; j0 < n_keys; j0 += kb) {
+    // A tile of keys [j0, j0 + kb) inside one block of the table.
+    const int64_t index = j0 / block_size, slot = j0 % block_size;
+    kb = std::min({kFlashKeyBlock, block_size - slot, n_keys - j0});
+    const void* key_rows = AtSlot(kv.view.KeyRows(index, kv.segment), slot, k_stride, type);
+    const RowBlock keys = TileRows(key_rows, k_stride, kb, kv.dim_qk, type, &s->k);
     // scores [rows][kb] = q [rows][dim_qk] * keys [kb][dim_qk]^T
     kernels.sgemm_nt(rows.n_rows, kb, kv.dim_qk, rows.q, kv.dim_qk, keys.data, keys.ld, s->scores.data(), kb);
     for (size_t i = 0; i < n_rows; ++i) {
@@ -85,7 +86,11 @@ void FlashAttend(const KernelTable& kernels, const FlashKv& kv, const FlashRows&
       OnlineSoftmaxRow(kernels, s->scores.data() + i * kb, kb, visible, kv.scale, &s->row_max[i], &s->row_sum[i],
                        rows.out + i * kv.dim_v, kv.dim_v);
     }
-    const RowBlock values = LoadRows(kv.v_rows, j0, kb, kv.v_offset, kv.dim_v, kv.type, &s->v);
+    // MLA's values are the keys' leading elements: the converted keys serve.
+    const RowBlock values =
+        kv.values_in_keys ? keys
+                          : TileRows(AtSlot(kv.view.ValueRows(index, kv.segment), slot, v_stride, type), v_stride, kb,
+                                     kv.dim_v, type, &s->v);
     // out [rows][dim_v] += p [rows][kb] * values [kb][dim_v]
     kernels.sgemm(rows.n_rows, kv.dim_v, kb, s->scores.data(), kb, values.data, values.ld, rows.out, kv.dim_v, true);
   }

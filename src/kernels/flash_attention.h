@@ -1,12 +1,13 @@
 // The attention core shared by standard (grouped-query) and latent (MLA)
-// attention: a set of query rows that read the same key/value rows, each
-// row seeing positions 0..last_pos[i]. Keys are visited in blocks of
-// kFlashKeyBlock with an online softmax (running max and sum per row), so
-// memory stays O(rows x block) however long the context: no n x n score
+// attention: a set of query rows that read the same key/value rows of a
+// paged cache (tensor/kv_view.h), each row seeing positions 0..last_pos[i].
+// Keys are visited in tiles of at most kFlashKeyBlock that never straddle
+// two KV blocks, with an online softmax (running max and sum per row), so
+// memory stays O(rows x tile) however long the context: no n x n score
 // matrix is ever formed. Scores (KernelTable::sgemm_nt) and value sums
-// (sgemm) are small float GEMMs over a block of keys that every query row of
-// the call shares; float32 cache blocks are read in place, bf16 ones are
-// converted once per block.
+// (sgemm) are small float GEMMs over a tile of keys that every query row of
+// the call shares; float32 cache rows are read in place, bf16 ones are
+// converted once per tile.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 #include <vector>
 
 #include "kernels/kernel_table.h"
-#include "tensor/dtype.h"
+#include "tensor/kv_view.h"
 
 namespace tf {
 
@@ -22,9 +23,9 @@ inline constexpr int64_t kFlashKeyBlock = 64;
 
 // Per-thread working memory, reused across calls.
 struct FlashScratch {
-  std::vector<float> k;       // [block][dim_qk] keys converted to float32 (bf16 cache)
-  std::vector<float> v;       // [block][dim_v] values, likewise
-  std::vector<float> scores;  // [rows][block]
+  std::vector<float> k;       // [tile][dim_qk] keys converted to float32 (bf16 cache)
+  std::vector<float> v;       // [tile][dim_v] values, likewise
+  std::vector<float> scores;  // [rows][tile]
   std::vector<float> row_max, row_sum;
 };
 
@@ -52,11 +53,9 @@ struct FlashThreadBuffers {
 };
 
 struct FlashKv {
-  std::span<const void* const> k_rows;  // one pointer per position
-  std::span<const void* const> v_rows;
-  int64_t k_offset = 0;  // elements into each row where this head's key starts
-  int64_t v_offset = 0;
-  DType type = DType::kF32;  // f32 or bf16
+  KvView view;                  // one layer of the sequence's cache
+  int segment = 0;              // the KV head whose rows are read
+  bool values_in_keys = false;  // MLA: a value is the first dim_v elements of its key row
   int dim_qk = 0;
   int dim_v = 0;
   float scale = 1.0f;

@@ -44,16 +44,9 @@ std::vector<Item> MakeItems(const MlaShape& s, std::span<const MlaSeq> seqs, int
 
 }  // namespace
 
-void MlaAttention(const KernelTable& kernels, const MlaShape& s, const float* q_latent, const float* q_rope,
-                  int64_t n_query, int64_t start_pos, std::span<const void* const> kv_rows, float* out,
-                  ThreadPool* pool) {
-  const MlaSeq seq{q_latent, q_rope, n_query, start_pos, kv_rows, out};
-  MlaAttention(kernels, s, std::span<const MlaSeq>(&seq, 1), pool);
-}
-
 void MlaAttention(const KernelTable& kernels, const MlaShape& s, std::span<const MlaSeq> seqs, ThreadPool* pool) {
   for (const MlaSeq& seq : seqs) {
-    TF_CHECK(static_cast<int64_t>(seq.kv_rows.size()) >= seq.start_pos + seq.n_query) << "MLA: KV shorter than query";
+    TF_CHECK(seq.kv.capacity() >= seq.start_pos + seq.n_query) << "MLA: KV shorter than query";
   }
   const int dim_qk = s.kv_lora + s.n_rot;
   const std::vector<Item> items = MakeItems(s, seqs, pool->num_threads());
@@ -78,7 +71,7 @@ void MlaAttention(const KernelTable& kernels, const MlaShape& s, std::span<const
       std::copy_n(q_rope + t * s.q_rope_token_stride + h * s.q_rope_head_stride, s.n_rot, row + s.kv_lora);
       b.last_pos[r] = seq.start_pos + t;
     }
-    FlashKv kv{seq.kv_rows, seq.kv_rows, 0, 0, s.kv_type, dim_qk, s.kv_lora, s.scale};
+    const FlashKv kv{seq.kv, /*segment=*/0, /*values_in_keys=*/true, dim_qk, s.kv_lora, s.scale};
     FlashAttend(kernels, kv, rows, &b.flash);
     for (int r = 0; r < n_rows; ++r) {
       const int64_t t = it.t0 + r / heads;

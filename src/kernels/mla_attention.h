@@ -12,7 +12,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
-#include "tensor/dtype.h"
+#include "tensor/kv_view.h"
 
 namespace tf {
 
@@ -24,29 +24,23 @@ struct MlaShape {
   int64_t q_rope_token_stride = 0;  // floats between tokens in q_rope
   int64_t q_rope_head_stride = 0;   // floats between heads in q_rope
   int64_t latent_head_stride = 0;   // floats between heads in q_latent and out
-  DType kv_type = DType::kF32;      // element type of the cached rows
 };
 
 // One sequence of a batch: q_latent, out: head h, query t at
 // h * latent_head_stride + t * kv_lora; q_rope: query t, head h at
-// t * q_rope_token_stride + h * q_rope_head_stride. kv_rows[p]:
-// [kv_lora + n_rot] (c then k_rope) for positions 0 .. start_pos + n_query - 1.
-// Query t is at position start_pos + t.
+// t * q_rope_token_stride + h * q_rope_head_stride. kv: rows of
+// [kv_lora + n_rot] (c then k_rope, one segment) with room for positions
+// 0 .. start_pos + n_query - 1. Query t is at position start_pos + t.
 struct MlaSeq {
   const float* q_latent = nullptr;
   const float* q_rope = nullptr;
   int64_t n_query = 0;
   int64_t start_pos = 0;
-  std::span<const void* const> kv_rows;
+  KvView kv;
   float* out = nullptr;
 };
 
 // Every sequence of a batch in one parallel region.
 void MlaAttention(const KernelTable& kernels, const MlaShape& shape, std::span<const MlaSeq> seqs, ThreadPool* pool);
-
-// A single sequence.
-void MlaAttention(const KernelTable& kernels, const MlaShape& shape, const float* q_latent, const float* q_rope,
-                  int64_t n_query, int64_t start_pos, std::span<const void* const> kv_rows, float* out,
-                  ThreadPool* pool);
 
 }  // namespace tf

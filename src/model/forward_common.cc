@@ -53,17 +53,6 @@ std::vector<int64_t> TokenPositions(const ForwardBatch& batch) {
   return positions;
 }
 
-void CollectKvRows(const KvStorage& kv, const SequenceSlice& seq, int layer, int64_t n_pos,
-                   std::vector<const void*>* k_rows, std::vector<const void*>* v_rows) {
-  k_rows->resize(n_pos);
-  v_rows->resize(n_pos);
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const KvSlot at = SlotOf(seq, p, kv.block_size());
-    (*k_rows)[p] = kv.KeyRow(layer, at.block, at.slot);
-    (*v_rows)[p] = kv.ValueRow(layer, at.block, at.slot);
-  }
-}
-
 void ComputeLogits(const KernelTable& kernels, const float* x, int64_t n_embd, const std::vector<int64_t>& rows,
                    const float* norm_weight, float eps, const TensorView& output, float* logits,
                    MatmulScratch* scratch, ThreadPool* pool) {

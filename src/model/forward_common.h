@@ -1,7 +1,7 @@
 // Pieces of the forward pass every architecture shares: checking a batch
 // against the vocabulary and the KV block tables, embedding lookup, the
-// positions of each token, collecting a sequence's KV row pointers, and the
-// final norm + output projection for the rows that need logits.
+// positions of each token, where a position's KV goes, and the final norm +
+// output projection for the rows that need logits.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "base/thread_pool.h"
 #include "kernels/matmul.h"
 #include "model/forward_batch.h"
-#include "model/kv_storage.h"
+#include "tensor/kv_storage.h"
 #include "tensor/tensor_view.h"
 
 namespace tf {
@@ -34,10 +34,6 @@ struct KvSlot {
 inline KvSlot SlotOf(const SequenceSlice& seq, int64_t pos, int block_size) {
   return {seq.block_table[pos / block_size], static_cast<int>(pos % block_size)};
 }
-
-// Row pointers for positions [0, n_pos) of `seq` in `layer`.
-void CollectKvRows(const KvStorage& kv, const SequenceSlice& seq, int layer, int64_t n_pos,
-                   std::vector<const void*>* k_rows, std::vector<const void*>* v_rows);
 
 // logits[i] = output * norm(x[logit_rows[i]]). x: [n_tokens][n_embd].
 void ComputeLogits(const KernelTable& kernels, const float* x, int64_t n_embd, const std::vector<int64_t>& rows,

@@ -10,7 +10,7 @@
 #include "base/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "model/forward_batch.h"
-#include "model/kv_storage.h"
+#include "tensor/kv_storage.h"
 #include "model/model_config.h"
 #include "model/weight_arena.h"
 

@@ -43,7 +43,7 @@ bool Scheduler::ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out
     Preempt(victim, out);
     if (victim == r) return false;
   }
-  out->seqs.push_back({r, n});
+  out->seqs.push_back({r, n, {}});
   out->num_tokens += n;
   return true;
 }
@@ -65,7 +65,7 @@ void Scheduler::ScheduleWaiting(int64_t* budget, SchedulerOutput* out) {
     waiting_.pop_front();
     r->state = RequestState::kRunning;
     running_.push_back(r);
-    out->seqs.push_back({r, n});
+    out->seqs.push_back({r, n, {}});
     out->num_tokens += n;
     *budget -= n;
   }
@@ -82,6 +82,8 @@ SchedulerOutput Scheduler::Schedule() {
   }
   // Admitting new work in a step that had to preempt would only thrash.
   if (out.preempted.empty()) ScheduleWaiting(&budget, &out);
+  // Taken once every reservation of the step is made.
+  for (ScheduledSeq& s : out.seqs) s.block_table = kv_->block_table(s.request->seq_id);
   return out;
 }
 

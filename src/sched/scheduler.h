@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <vector>
 
 #include "kv/kv_manager.h"
@@ -26,6 +27,9 @@ struct SchedulerConfig {
 struct ScheduledSeq {
   Request* request = nullptr;
   int64_t num_new_tokens = 0;  // tokens [num_computed_tokens, +num_new_tokens)
+  // The KV blocks holding the request's positions 0..num_computed_tokens +
+  // num_new_tokens, in order; valid until the next Schedule/Remove.
+  std::span<const int32_t> block_table;
 };
 
 struct SchedulerOutput {
@@ -43,6 +47,7 @@ class Scheduler {
   bool Add(Request* request);
   // Removes a request wherever it is and releases its blocks.
   void Remove(Request* request);
+  // One step: what every scheduled request computes and where its KV goes.
   SchedulerOutput Schedule();
   // Records that the scheduled tokens were computed.
   void OnStepDone(const SchedulerOutput& output);

@@ -1,4 +1,4 @@
-// MatMul and attention against naive float64 loops on random shapes with
+// MatMul against naive float64 loops on random shapes with
 // ragged row counts, for every compiled instruction set.
 #include <gtest/gtest.h>
 
@@ -6,7 +6,6 @@
 #include <random>
 #include <vector>
 
-#include "kernels/attention.h"
 #include "kernels/kernel_tables.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -58,50 +57,6 @@ TEST_P(MatMulTest, MatchesDequantizedFloat64Product) {
     }
     for (int64_t t = 0; t < n_tokens; ++t) {  // the padding columns are untouched
       for (int64_t r = m; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
-    }
-  }
-}
-
-TEST_P(MatMulTest, CausalAttentionMatchesNaive) {
-  const KernelTable& kernels = *GetParam().table;
-  ThreadPool pool(2);
-  std::mt19937 rng(8);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  AttentionShape s;
-  s.n_head = 4;
-  s.n_kv_head = 2;
-  s.head_dim_qk = s.head_dim_v = 24;
-  s.q_stride = s.out_stride = s.n_head * 24;
-  s.k_head_stride = s.v_head_stride = 24;
-  s.scale = 0.2f;
-  const int64_t start = 5, n_q = 3, n_ctx = start + n_q;
-  std::vector<float> q(n_q * s.q_stride), keys(n_ctx * 48), values(n_ctx * 48), out(n_q * s.out_stride);
-  for (float& v : q) v = dist(rng);
-  for (float& v : keys) v = dist(rng);
-  for (float& v : values) v = dist(rng);
-  std::vector<const void*> k_rows, v_rows;
-  for (int64_t p = 0; p < n_ctx; ++p) {
-    k_rows.push_back(keys.data() + p * 48);
-    v_rows.push_back(values.data() + p * 48);
-  }
-  CausalAttention(kernels, s, q.data(), n_q, start, k_rows, v_rows, out.data(), &pool);
-  for (int64_t t = 0; t < n_q; ++t) {
-    for (int h = 0; h < s.n_head; ++h) {
-      const int kvh = h / 2;
-      std::vector<double> w(start + t + 1);
-      double max = -1e300, sum = 0.0;
-      for (int64_t p = 0; p <= start + t; ++p) {
-        double d = 0.0;
-        for (int i = 0; i < 24; ++i) d += q[t * s.q_stride + h * 24 + i] * keys[p * 48 + kvh * 24 + i];
-        w[p] = d * s.scale;
-        max = std::max(max, w[p]);
-      }
-      for (double& v : w) sum += (v = std::exp(v - max));
-      for (int i = 0; i < 24; ++i) {
-        double o = 0.0;
-        for (int64_t p = 0; p <= start + t; ++p) o += w[p] / sum * values[p * 48 + kvh * 24 + i];
-        ASSERT_NEAR(out[t * s.out_stride + h * 24 + i], o, 1e-4);
-      }
     }
   }
 }

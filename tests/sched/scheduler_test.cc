@@ -110,6 +110,36 @@ TEST(Scheduler, AdmissionStopsBeforeThePoolIsOvercommitted) {
   EXPECT_EQ(kv.pool().num_used_blocks(), 2);
 }
 
+// The blocks a step writes travel in its output: each scheduled request's
+// table covers its positions so far plus the new ones, and a table only
+// grows at its end while the request runs.
+TEST(Scheduler, OutputCarriesEveryScheduledRequestsBlockTable) {
+  KvManager kv(4, 16, "fp", false);
+  Scheduler s(SchedulerConfig{}, &kv);
+  Request a = MakeRequest(1, 8), b = MakeRequest(2, 3);
+  ASSERT_TRUE(s.Add(&a));
+  ASSERT_TRUE(s.Add(&b));
+  SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 2u);
+  const std::vector<int32_t> a_first(out.seqs[0].block_table.begin(), out.seqs[0].block_table.end());
+  const std::vector<int32_t> b_first(out.seqs[1].block_table.begin(), out.seqs[1].block_table.end());
+  // A fresh pool hands out block 0 first.
+  EXPECT_EQ(a_first, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(b_first, (std::vector<int32_t>{2}));
+  CompleteStep(&s, out);
+  out = s.Schedule();  // a's 9th token needs a third block; b's 4th still fits its first
+  ASSERT_EQ(out.seqs.size(), 2u);
+  EXPECT_EQ(std::vector<int32_t>(out.seqs[0].block_table.begin(), out.seqs[0].block_table.end()),
+            (std::vector<int32_t>{0, 1, 3}));
+  EXPECT_EQ(std::vector<int32_t>(out.seqs[1].block_table.begin(), out.seqs[1].block_table.end()), b_first);
+  for (const ScheduledSeq& seq : out.seqs) {
+    const auto table = kv.block_table(seq.request->seq_id);
+    EXPECT_EQ(seq.block_table.data(), table.data());
+    EXPECT_GE(static_cast<int64_t>(seq.block_table.size()) * 4,
+              seq.request->num_computed_tokens + seq.num_new_tokens);
+  }
+}
+
 TEST(Scheduler, RemoveReleasesBlocksWhereverTheRequestIs) {
   KvManager kv(4, 8, "fp");
   Scheduler s(SchedulerConfig{}, &kv);

@@ -51,8 +51,6 @@ struct Deepseek2Scratch {
   std::vector<float> router_logits;   // [n][n_expert]
   std::vector<ExpertChoice> choices;  // [n][n_expert_used]
   std::vector<float> moe_out;         // [n][n_embd]
-  std::vector<std::vector<const void*>> kv_rows;  // [sequence][position]
-  std::vector<const void*> unused_rows;
   std::vector<MlaSeq> mla_seqs;
   std::vector<MatMulJob> head_jobs;   // one per head for the per-head projections
   MatmulScratch matmul;
@@ -323,15 +321,13 @@ void Deepseek2Model::AttentionBlock(const Deepseek2Layer& L, int layer, const Fo
   shape.q_rope_token_stride = n_head() * hk();
   shape.q_rope_head_stride = hk();
   shape.latent_head_stride = n * c_.kv_lora_rank;
-  shape.kv_type = kv->type();
-  s_.kv_rows.resize(batch.seqs.size());
   s_.mla_seqs.clear();
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const SequenceSlice& seq = batch.seqs[i];
-    CollectKvRows(*kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.kv_rows[i], &s_.unused_rows);
     const int64_t off = seq.token_begin;
     s_.mla_seqs.push_back({s_.q_latent.data() + off * c_.kv_lora_rank, s_.q.data() + off * n_head() * hk() + c_.n_nope,
-                           seq.num_tokens, seq.start_pos, s_.kv_rows[i], s_.o_latent.data() + off * c_.kv_lora_rank});
+                           seq.num_tokens, seq.start_pos, KvView(kv, layer, seq.block_table),
+                           s_.o_latent.data() + off * c_.kv_lora_rank});
   }
   MlaAttention(kernels_, shape, s_.mla_seqs, pool);
   ExpandValues(a, n, pool);

@@ -34,7 +34,6 @@ struct LlamaScratch {
   std::vector<float> v;      // [n][n_kv * head_dim]
   std::vector<float> attn;   // [n][n_head * head_dim]
   std::vector<float> gate;   // [n][n_ff] silu(gate) * up
-  std::vector<std::vector<const void*>> k_rows, v_rows;  // [sequence][position]
   std::vector<AttentionSeq> attn_seqs;
   MatmulScratch matmul;
 };
@@ -148,12 +147,7 @@ void LlamaModel::AttentionBlock(const LlamaLayer& L, int layer, const ForwardBat
   shape.n_kv_head = n_kv;
   shape.head_dim_qk = shape.head_dim_v = hd;
   shape.q_stride = shape.out_stride = q_dim;
-  shape.k_head_stride = kv->k_segment_stride();  // heads are segments of the cached rows
-  shape.v_head_stride = kv->v_segment_stride();
   shape.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  shape.kv_type = kv->type();
-  s_.k_rows.resize(batch.seqs.size());
-  s_.v_rows.resize(batch.seqs.size());
   s_.attn_seqs.clear();
   for (size_t s = 0; s < batch.seqs.size(); ++s) {
     const SequenceSlice& seq = batch.seqs[s];
@@ -163,9 +157,8 @@ void LlamaModel::AttentionBlock(const LlamaLayer& L, int layer, const ForwardBat
       kv->StoreKey(layer, at.block, at.slot, s_.k.data() + t * kv_dim);
       kv->StoreValue(layer, at.block, at.slot, s_.v.data() + t * kv_dim);
     }
-    CollectKvRows(*kv, seq, layer, seq.start_pos + seq.num_tokens, &s_.k_rows[s], &s_.v_rows[s]);
-    s_.attn_seqs.push_back({s_.q.data() + seq.token_begin * q_dim, seq.num_tokens, seq.start_pos, s_.k_rows[s],
-                            s_.v_rows[s], s_.attn.data() + seq.token_begin * q_dim});
+    s_.attn_seqs.push_back({s_.q.data() + seq.token_begin * q_dim, seq.num_tokens, seq.start_pos,
+                            KvView(kv, layer, seq.block_table), s_.attn.data() + seq.token_begin * q_dim});
   }
   CausalAttention(kernels_, shape, s_.attn_seqs, pool);  // every sequence in one region
   Project(L.wo, s_.attn.data(), n, s_.h.data(), pool);

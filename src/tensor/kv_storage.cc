@@ -1,12 +1,11 @@
-#include "model/kv_storage.h"
-
-#include <cmath>
-
-#include <fmt/format.h>
+#include "tensor/kv_storage.h"
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "base/checked_math.h"
 #include "tensor/float16.h"
@@ -24,7 +23,7 @@ StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, D
     return InvalidArgumentError(fmt::format("KV layout: rows of {} + {} elements do not split into {} segments",
                                             layout.k_row, layout.v_row, layout.n_segments));
   }
-  if (block_size <= 0 || num_blocks <= 0) {
+  if (block_size <= 0 || num_blocks <= 0 || num_blocks > INT32_MAX) {
     return InvalidArgumentError(fmt::format("KV cache: {} blocks of {} tokens", num_blocks, block_size));
   }
   auto bytes = CheckedMul(layout.bytes_per_token(type), static_cast<uint64_t>(block_size));
@@ -43,10 +42,11 @@ StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, D
 KvStorage::KvStorage(const KvLayout& layout, DType type, int block_size, int64_t num_blocks)
     : layout_(layout),
       type_(type),
-      element_bytes_(type == DType::kBF16 ? 2 : 4),
+      element_bytes_(KvElementBytes(type)),
       block_size_(block_size),
-      num_blocks_(num_blocks) {
-  bytes_ = layout.bytes_per_token(type) * static_cast<size_t>(block_size) * static_cast<size_t>(num_blocks);
+      num_blocks_(num_blocks),
+      layer_block_bytes_(static_cast<size_t>(layout.k_row + layout.v_row) * element_bytes_ * block_size) {
+  bytes_ = layer_block_bytes_ * static_cast<size_t>(layout.n_layer) * static_cast<size_t>(num_blocks);
   data_.reset(new uint8_t[bytes_]);
 }
 
@@ -59,21 +59,50 @@ void KvStorage::Store(uint8_t* dst, const float* src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = FloatToBf16(src[i]);
 }
 
-void KvStorage::StoreSegments(const void* first, const float* src, int64_t segment, int64_t segment_stride) {
-  // The storage is ours; the row accessors hand out const pointers.
-  uint8_t* dst = static_cast<uint8_t*>(const_cast<void*>(first));
-  for (int s = 0; s < layout_.n_segments; ++s) {
-    Store(dst + static_cast<size_t>(s) * segment_stride * element_bytes_, src + s * segment, segment);
-  }
+void KvStorage::StoreSegments(uint8_t* first, const float* src, int64_t segment) {
+  const size_t segment_stride_bytes = static_cast<size_t>(block_size_) * segment * element_bytes_;
+  for (int s = 0; s < layout_.n_segments; ++s) Store(first + s * segment_stride_bytes, src + s * segment, segment);
 }
 
 void KvStorage::StoreKey(int layer, int32_t block, int slot, const float* key) {
-  StoreSegments(KeyRow(layer, block, slot), key, KeySegment(), k_segment_stride());
+  uint8_t* first = MutableAt(KeySegment(layer, block, 0)) + static_cast<size_t>(slot) * key_segment() * element_bytes_;
+  StoreSegments(first, key, key_segment());
 }
 
 void KvStorage::StoreValue(int layer, int32_t block, int slot, const float* value) {
   if (layout_.v_row == 0) return;
-  StoreSegments(ValueRow(layer, block, slot), value, ValueSegment(), v_segment_stride());
+  uint8_t* first =
+      MutableAt(ValueSegment(layer, block, 0)) + static_cast<size_t>(slot) * value_segment() * element_bytes_;
+  StoreSegments(first, value, value_segment());
+}
+
+Status KvStorage::CheckBlock(int32_t block, size_t bytes, const char* what) const {
+  if (block < 0 || block >= num_blocks_) {
+    return OutOfRangeError(fmt::format("{} KV block {}: the pool has blocks 0..{}", what, block, num_blocks_ - 1));
+  }
+  if (bytes != block_bytes()) {
+    return InvalidArgumentError(
+        fmt::format("{} KV block {}: {} bytes given, a block of {} layers x {} tokens x {} bytes is {}", what, block,
+                    bytes, layout_.n_layer, block_size_, layout_.bytes_per_token(type_) / layout_.n_layer,
+                    block_bytes()));
+  }
+  return Status::Ok();
+}
+
+Status KvStorage::ExportBlock(int32_t block, std::span<uint8_t> out) const {
+  TF_RETURN_IF_ERROR(CheckBlock(block, out.size(), "export"));
+  for (int layer = 0; layer < layout_.n_layer; ++layer) {
+    std::memcpy(out.data() + layer * layer_block_bytes_, data_.get() + BlockOffset(layer, block), layer_block_bytes_);
+  }
+  return Status::Ok();
+}
+
+Status KvStorage::ImportBlock(int32_t block, std::span<const uint8_t> in) {
+  TF_RETURN_IF_ERROR(CheckBlock(block, in.size(), "import"));
+  for (int layer = 0; layer < layout_.n_layer; ++layer) {
+    std::memcpy(data_.get() + BlockOffset(layer, block), in.data() + layer * layer_block_bytes_, layer_block_bytes_);
+  }
+  return Status::Ok();
 }
 
 }  // namespace tf
