@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/sampler.h"
+#include "sample/sampler.h"
 
 int main(int argc, char** argv) {
   const int draws = argc > 1 ? std::max(1, std::atoi(argv[1])) : 500;

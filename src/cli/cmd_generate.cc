@@ -12,7 +12,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/command.h"
-#include "engine/sampler.h"
+#include "sample/sampler.h"
 #include "engine/sequence_runner.h"
 #include "tokenizer/text_stream_decoder.h"
 

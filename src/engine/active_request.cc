@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <numeric>
+
+#include "sample/logits_processors.h"
 
 namespace tf {
 
@@ -27,31 +27,13 @@ ActiveRequest::ActiveRequest(uint64_t id, SeqId seq_id, GenerationRequest gen, c
   sampler_.SetPrompt(gen_.prompt);
 }
 
-void ActiveRequest::MaskForJson(std::span<float> logits) const {
-  constexpr float kNeg = -std::numeric_limits<float>::infinity();
-  for (size_t id = 0; id < logits.size(); ++id) {
-    if (logits[id] == kNeg) continue;
-    const std::string& piece = pieces_[static_cast<int32_t>(id)];
-    JsonRecognizer probe = json_;
-    if (piece.empty() || !probe.Feed(piece)) logits[id] = kNeg;
-  }
-}
-
 TokenLogprob ActiveRequest::ComputeLogprob(std::span<const float> raw, int32_t token) const {
-  const float max_logit = *std::max_element(raw.begin(), raw.end());
-  double sum = 0;
-  for (float v : raw) sum += std::exp(static_cast<double>(v - max_logit));
-  const float log_z = max_logit + static_cast<float>(std::log(sum));
+  LogprobsOfToken lp = LogprobsOf(raw, token, gen_.top_logprobs);
   TokenLogprob out;
   out.token = token;
   out.piece = pieces_[token];
-  out.logprob = raw[static_cast<size_t>(token)] - log_z;
-  const size_t k = std::min<size_t>(static_cast<size_t>(gen_.top_logprobs), raw.size());
-  std::vector<int32_t> ids(raw.size());
-  std::iota(ids.begin(), ids.end(), 0);
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
-                    [&](int32_t a, int32_t b) { return raw[a] > raw[b] || (raw[a] == raw[b] && a < b); });
-  for (size_t i = 0; i < k; ++i) out.top.emplace_back(ids[i], raw[static_cast<size_t>(ids[i])] - log_z);
+  out.logprob = lp.logprob;
+  out.top = std::move(lp.top);
   return out;
 }
 
@@ -63,7 +45,7 @@ std::optional<FinishReason> ActiveRequest::CheckLimits() const {
 
 void ActiveRequest::SampleNext(std::span<float> logits) {
   if (gen_.top_logprobs >= 0) raw_logits_.assign(logits.begin(), logits.end());
-  if (gen_.json_object) MaskForJson(logits);
+  if (gen_.json_object) MaskTokensBreakingJson(json_, pieces_.all(), logits);
   if (gen_.json_object && std::all_of(logits.begin(), logits.end(), [](float v) { return std::isinf(v); })) {
     Finish(FinishReason::kStop);  // nothing in the vocabulary can continue the object
     return;

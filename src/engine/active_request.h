@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "engine/generation.h"
-#include "engine/json_constraint.h"
-#include "engine/sampler.h"
-#include "engine/stop_matcher.h"
+#include "sample/json_constraint.h"
+#include "sample/sampler.h"
+#include "sample/stop_matcher.h"
 #include "engine/text_pieces.h"
 #include "sched/request.h"
 #include "tokenizer/text_stream_decoder.h"
@@ -40,7 +40,6 @@ class ActiveRequest {
   void Finish(FinishReason reason, std::string error = "");
 
  private:
-  void MaskForJson(std::span<float> logits) const;
   TokenLogprob ComputeLogprob(std::span<const float> raw_logits, int32_t token) const;
   std::optional<FinishReason> CheckLimits() const;
 

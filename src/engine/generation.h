@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "sched/sampling_params.h"
+#include "sample/sampling_params.h"
 
 namespace tf {
 

@@ -3,6 +3,7 @@
 // candidate's bytes every step, so it must not re-decode them.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ class TextPieces {
     return id >= 0 && id < size() ? pieces_[static_cast<size_t>(id)] : empty_;
   }
   int64_t size() const { return static_cast<int64_t>(pieces_.size()); }
+  std::span<const std::string> all() const { return pieces_; }
 
  private:
   std::vector<std::string> pieces_;

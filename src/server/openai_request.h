@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sched/sampling_params.h"
+#include "sample/sampling_params.h"
 #include "server/api_error.h"
 
 namespace tf {

@@ -15,7 +15,7 @@
 
 #include "common/fixtures.h"
 #include "engine/engine.h"
-#include "engine/json_constraint.h"
+#include "sample/json_constraint.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"

@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "sched/sampling_params.h"
+#include "sample/sampling_params.h"
 
 namespace tf {
 

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "engine/json_constraint.h"
-#include "engine/stop_matcher.h"
+#include "sample/json_constraint.h"
+#include "sample/stop_matcher.h"
 
 namespace tf {
 namespace {

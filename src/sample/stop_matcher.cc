@@ -1,4 +1,4 @@
-#include "engine/stop_matcher.h"
+#include "sample/stop_matcher.h"
 
 #include <algorithm>
 

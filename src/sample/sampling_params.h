@@ -1,5 +1,5 @@
 // How a request wants its next tokens chosen. Plain data plus validation;
-// the sampler (engine/sampler.h) implements it.
+// the sampler (sample/sampler.h) implements it.
 #pragma once
 
 #include <cstdint>

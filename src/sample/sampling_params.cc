@@ -1,4 +1,4 @@
-#include "sched/sampling_params.h"
+#include "sample/sampling_params.h"
 
 #include <cmath>
 

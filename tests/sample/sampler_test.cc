@@ -1,6 +1,6 @@
 // The sampler: greedy, each filter, penalties, logit bias, and seeded
 // determinism, on small hand-made logit rows.
-#include "engine/sampler.h"
+#include "sample/sampler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "engine/json_constraint.h"
+#include "sample/json_constraint.h"
 
 namespace tf {
 namespace {
