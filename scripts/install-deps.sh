@@ -13,6 +13,7 @@ packages=(
   libboost-dev libssl-dev nodejs curl
   chromium fonts-dejavu-core
   clang libclang-rt-14-dev
+  python3-jinja2
 )
 
 missing=()

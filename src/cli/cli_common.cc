@@ -9,7 +9,7 @@
 
 #include "gguf/gguf_override.h"
 #include "tensor/kv_storage.h"
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 namespace tf {
 

@@ -9,7 +9,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/command.h"
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 namespace tf {
 namespace {

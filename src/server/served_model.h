@@ -5,7 +5,7 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tf {

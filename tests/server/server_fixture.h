@@ -18,7 +18,7 @@
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "server/api_server.h"
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tf::testing {

@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tokenizer/jinja/ast.h"
-#include "tokenizer/jinja/value.h"
+#include "jinja/ast.h"
+#include "jinja/value.h"
 
 namespace tf::jinja {
 
@@ -51,6 +51,7 @@ class Interpreter {
   CallArgs EvalArgs(const Arguments& args);
 
   Value EvalBinary(const Expr& e);
+  Value EvalDict(const Expr& e);
   Value EvalGetAttr(const Value& obj, const std::string& name, int line);
   Value EvalGetItem(const Value& obj, const Value& key, int line);
   Value EvalSlice(const Expr& e);

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "tokenizer/jinja/value.h"
+#include "jinja/value.h"
 
 namespace tf::jinja {
 
@@ -22,6 +22,7 @@ struct JsonStyle {
   std::string item_separator;  // empty: Python's default for the indent
   std::string key_separator;
   bool has_separators = false;
+  bool ensure_ascii = false;  // escape every non-ASCII character as \uXXXX
 };
 // Throws JinjaError for values JSON cannot hold (Undefined, callables).
 std::string ToJson(const Value& v, const JsonStyle& style);

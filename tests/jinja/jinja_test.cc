@@ -2,7 +2,7 @@
 // macros, loops, Python value semantics, errors and resource limits.
 #include <gtest/gtest.h>
 
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 namespace tf {
 namespace {

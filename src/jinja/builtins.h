@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "tokenizer/jinja/value.h"
+#include "jinja/value.h"
 
 namespace tf::jinja {
 
@@ -26,5 +26,14 @@ void AddGlobalFunctions(Dict* globals);
 int64_t PyLen(const Value& v);
 // Iterating a value as a for loop does (dict: keys, string: characters).
 List Iterate(const Value& v);
+// Python's `item in container`; throws for containers that cannot hold.
+bool PyContains(const Value& container, const Value& item);
+
+// Argument i (positional) or `name` (keyword), else `fallback`.
+Value Arg(const CallArgs& args, size_t i, const char* name, Value fallback = Value());
+// Jinja's attribute getter for filters (map, selectattr, sort, ...):
+// `path` split at dots, each part a dict key or attribute, an all-digit
+// part an integer index or key; Undefined where a part is missing.
+Value GetAttributePath(const Value& item, const std::string& path);
 
 }  // namespace tf::jinja

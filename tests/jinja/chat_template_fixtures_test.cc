@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "common/fixtures.h"
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 namespace tf {
 namespace {

@@ -1,6 +1,7 @@
-#include "tokenizer/jinja/builtins.h"
+#include "jinja/builtins.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <set>
@@ -9,23 +10,14 @@
 #include <utf8proc.h>
 
 #include "base/utf8.h"
-#include "tokenizer/jinja/error.h"
-#include "tokenizer/jinja/interpreter.h"
-#include "tokenizer/jinja/value_format.h"
+#include "jinja/error.h"
+#include "jinja/interpreter.h"
+#include "jinja/value_format.h"
 
 namespace tf::jinja {
 namespace {
 
 [[noreturn]] void Fail(const std::string& what) { throw JinjaError(what); }
-
-// Argument i (positional) or `name` (keyword), else `fallback`.
-Value Arg(const CallArgs& a, size_t i, const char* name, Value fallback = Value()) {
-  for (const auto& [k, v] : a.keyword) {
-    if (k == name) return v;
-  }
-  if (i < a.positional.size()) return a.positional[i];
-  return fallback;
-}
 
 const std::string& NeedString(const Value& v, const char* what) {
   if (!v.is_string()) Fail(fmt::format("{} expects a string, got '{}'", what, KindName(v.kind())));
@@ -275,14 +267,14 @@ Value DictMethod(const Value& d, const std::string& name) {
   if (name == "items") {
     return bind([](const Dict& d, CallArgs&) {
       List out;
-      for (const auto& [k, v] : d.items) out.push_back(Value::MakeList({Value::String(k), v}));
+      for (const auto& [k, v] : d.items) out.push_back(Value::MakeTuple({k, v}));
       return Value::MakeList(std::move(out));
     });
   }
   if (name == "keys") {
     return bind([](const Dict& d, CallArgs&) {
       List out;
-      for (const auto& kv : d.items) out.push_back(Value::String(kv.first));
+      for (const auto& kv : d.items) out.push_back(kv.first);
       return Value::MakeList(std::move(out));
     });
   }
@@ -295,10 +287,7 @@ Value DictMethod(const Value& d, const std::string& name) {
   }
   if (name == "get") {
     return bind([](const Dict& d, CallArgs& a) {
-      const Value key = Arg(a, 0, "key");
-      if (key.is_string()) {
-        if (const Value* v = d.Find(key.AsString())) return *v;
-      }
+      if (const Value* v = d.Find(Arg(a, 0, "key"))) return *v;
       return Arg(a, 1, "default", Value::None());
     });
   }
@@ -344,6 +333,56 @@ Value ListMethod(const Value& l, const std::string& name) {
 
 }  // namespace
 
+Value Arg(const CallArgs& a, size_t i, const char* name, Value fallback) {
+  for (const auto& [k, v] : a.keyword) {
+    if (k == name) return v;
+  }
+  if (i < a.positional.size()) return a.positional[i];
+  return fallback;
+}
+
+Value GetAttributePath(const Value& item, const std::string& path) {
+  Value cur = item;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    const size_t dot = path.find('.', pos);
+    const std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    int64_t index = -1;
+    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                        std::from_chars(part.data(), part.data() + part.size(), index).ec == std::errc();
+    if (cur.is_dict()) {
+      const Value* v = digits ? cur.AsDict().Find(Value::Int(index)) : cur.AsDict().Find(part);
+      cur = v != nullptr ? *v : Value::Undefined(part);
+    } else if (cur.is_list() && !cur.is_iterator() && digits) {
+      cur = index < static_cast<int64_t>(cur.AsList().size()) ? cur.AsList()[index] : Value::Undefined(part);
+    } else {
+      cur = Value::Undefined(part);
+    }
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  return cur;
+}
+
+bool PyContains(const Value& container, const Value& item) {
+  if (container.is_string()) {
+    if (!item.is_string()) Fail("'in <string>' requires string as left operand");
+    return container.AsString().find(item.AsString()) != std::string::npos;
+  }
+  if (container.is_list()) {
+    for (const Value& v : container.AsList()) {
+      if (v.Equals(item)) return true;
+    }
+    return false;
+  }
+  if (container.is_dict()) {
+    if (!HashKey(item)) Fail(fmt::format("unhashable type: '{}'", TypeName(item)));
+    return container.AsDict().Find(item) != nullptr;
+  }
+  if (container.is_undefined()) return false;
+  Fail(fmt::format("argument of type '{}' is not iterable", TypeName(container)));
+}
+
 int64_t PyLen(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::kString: return static_cast<int64_t>(Chars(v.AsString()).size());
@@ -361,7 +400,7 @@ List Iterate(const Value& v) {
     case Value::Kind::kList: return v.AsList();
     case Value::Kind::kDict: {
       List keys;
-      for (const auto& kv : v.AsDict().items) keys.push_back(Value::String(kv.first));
+      for (const auto& kv : v.AsDict().items) keys.push_back(kv.first);
       return keys;
     }
     case Value::Kind::kString: {

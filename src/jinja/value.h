@@ -1,13 +1,14 @@
 // Values of the Jinja subset that renders chat templates, with Python's
 // semantics (what the Hugging Face reference renderer runs on): None,
-// booleans, 64-bit integers, floats, strings, lists and dicts (shared and
-// mutable like Python's), callables (macros, builtins, bound methods) and
-// Jinja's Undefined.
+// booleans, 64-bit integers, floats, strings, lists and tuples, dicts
+// keyed by any hashable value (shared and mutable like Python's),
+// callables (macros, builtins, bound methods) and Jinja's Undefined.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +44,9 @@ class Value {
   static Value Float(double f) { Value v; v.kind_ = Kind::kFloat; v.float_ = f; return v; }
   static Value String(std::string s);
   static Value MakeList(List items = {});
+  // A tuple: a list that prints as (a, b), is hashable, and differs from
+  // a list of the same items (Python's (1, 2) != [1, 2]).
+  static Value MakeTuple(List items);
   // A lazy sequence (what Jinja's map/select/... return in Python): it can
   // be iterated, but has no len(), no indexing and no JSON form.
   static Value MakeIterator(List items, std::string type_name = "generator");
@@ -59,6 +63,7 @@ class Value {
   bool is_number() const { return kind_ == Kind::kInt || kind_ == Kind::kFloat || kind_ == Kind::kBool; }
   bool is_string() const { return kind_ == Kind::kString; }
   bool is_list() const { return kind_ == Kind::kList; }
+  bool is_tuple() const { return kind_ == Kind::kList && tuple_; }
   bool is_iterator() const { return kind_ == Kind::kList && !iterator_type_.empty(); }
   const std::string& iterator_type() const { return iterator_type_; }
   bool is_dict() const { return kind_ == Kind::kDict; }
@@ -95,19 +100,38 @@ class Value {
   std::shared_ptr<Dict> dict_;
   std::shared_ptr<CallableData> callable_;
   std::string iterator_type_;  // non-empty for lazy sequences
+  bool tuple_ = false;
 };
 
-// Insertion-ordered string-keyed map, like a Python dict from JSON.
+// Python's hash equality as a string: keys that are equal in Python (1,
+// 1.0 and True; equal tuples) give the same string. nullopt for unhashable
+// values (lists, dicts).
+std::optional<std::string> HashKey(const Value& key);
+
+// An insertion-ordered map with Python dict semantics: keys of any hashable
+// type keep their type (a key stays the first one inserted among equal
+// ones; a later Set replaces only the value).
 struct Dict {
-  std::vector<std::pair<std::string, Value>> items;
-  std::unordered_map<std::string, size_t> index;
+  std::vector<std::pair<Value, Value>> items;
+  std::unordered_map<std::string, size_t> index;  // HashKey(key) -> position in items
   bool is_namespace = false;
 
-  const Value* Find(std::string_view key) const;
+  const Value* Find(std::string_view key) const;  // a string key
+  const Value* Find(const Value& key) const;      // nullptr also for an unhashable key
   void Set(const std::string& key, Value value);
+  // Throws JinjaError for an unhashable key, as Python raises TypeError.
+  void Set(const Value& key, Value value);
   size_t size() const { return items.size(); }
 };
 
+// The type name Python reports ("NoneType", "str", "tuple", "generator", ...).
 const char* KindName(Value::Kind kind);
+std::string TypeName(const Value& v);
+
+// Python's ordering (the `<` of sorted(), min(), comparisons): numbers by
+// value, strings by code point, lists and tuples lexicographically against
+// their own kind; anything else throws JinjaError as Python's TypeError.
+// Returns <0, 0 or >0.
+int PyCompare(const Value& a, const Value& b);
 
 }  // namespace tf::jinja

@@ -1,11 +1,11 @@
-#include "tokenizer/jinja/lexer.h"
+#include "jinja/lexer.h"
 
 #include <cctype>
 
 #include <fmt/format.h>
 
 #include "base/utf8.h"
-#include "tokenizer/jinja/error.h"
+#include "jinja/error.h"
 
 namespace tf::jinja {
 namespace {
@@ -26,9 +26,12 @@ std::string NormalizeNewlines(const std::string& s) {
   return out;
 }
 
-// End of a {{ }} or {% %} tag starting at `from`, skipping string literals.
+// End of a {{ }} or {% %} tag starting at `from`, skipping string literals
+// and, as Jinja2's lexer does, brackets: `{{ {'a': {'b': 1}} }}` ends at
+// the last `}}`, not inside the dict literal.
 size_t FindTagEnd(const std::string& s, size_t from, const char* close) {
   char quote = 0;
+  int depth = 0;
   for (size_t i = from; i + 1 < s.size(); ++i) {
     const char c = s[i];
     if (quote != 0) {
@@ -40,7 +43,9 @@ size_t FindTagEnd(const std::string& s, size_t from, const char* close) {
       quote = c;
       continue;
     }
-    if (c == close[0] && s[i + 1] == close[1]) return i;
+    if (depth == 0 && c == close[0] && s[i + 1] == close[1]) return i;
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
   }
   return std::string::npos;
 }

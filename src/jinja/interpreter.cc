@@ -1,13 +1,13 @@
-#include "tokenizer/jinja/interpreter.h"
+#include "jinja/interpreter.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "base/utf8.h"
-#include "tokenizer/jinja/builtins.h"
-#include "tokenizer/jinja/error.h"
-#include "tokenizer/jinja/value_format.h"
+#include "jinja/builtins.h"
+#include "jinja/error.h"
+#include "jinja/value_format.h"
 
 namespace tf::jinja {
 namespace {
@@ -59,35 +59,21 @@ Value Arith(const std::string& op, const Value& a, const Value& b, int line) {
 }
 
 int Compare(const Value& a, const Value& b, int line) {
-  if (a.is_number() && b.is_number()) {
-    const double x = a.AsDouble(), y = b.AsDouble();
-    return x < y ? -1 : x > y ? 1 : 0;
+  try {
+    return PyCompare(a, b);
+  } catch (const JinjaError& e) {
+    Fail(line, e.what());
   }
-  if (a.is_string() && b.is_string()) return a.AsString().compare(b.AsString()) < 0 ? -1 : (a.AsString() == b.AsString() ? 0 : 1);
-  if (a.is_list() && b.is_list()) {
-    const List &x = a.AsList(), &y = b.AsList();
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!x[i].Equals(y[i])) return Compare(x[i], y[i], line);
-    }
-    return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
-  }
-  Fail(line, fmt::format("'<' not supported between '{}' and '{}'", KindName(a.kind()), KindName(b.kind())));
 }
 
 bool Contains(const Value& container, const Value& item, int line) {
-  if (container.is_string()) {
-    if (!item.is_string()) Fail(line, "'in <string>' requires string as left operand");
-    return container.AsString().find(item.AsString()) != std::string::npos;
+  try {
+    return PyContains(container, item);
+  } catch (const TemplateRaised&) {
+    throw;
+  } catch (const JinjaError& e) {
+    Fail(line, e.what());
   }
-  if (container.is_list()) {
-    for (const Value& v : container.AsList()) {
-      if (v.Equals(item)) return true;
-    }
-    return false;
-  }
-  if (container.is_dict()) return item.is_string() && container.AsDict().Find(item.AsString()) != nullptr;
-  if (container.is_undefined()) return false;
-  Fail(line, fmt::format("argument of type '{}' is not iterable", KindName(container.kind())));
 }
 
 // Python slicing of a sequence of `n` items.
@@ -376,10 +362,9 @@ Value Interpreter::EvalGetAttr(const Value& obj, const std::string& name, int li
 Value Interpreter::EvalGetItem(const Value& obj, const Value& key, int line) {
   if (obj.is_undefined()) Fail(line, UndefinedMessage(obj));
   if (obj.is_dict()) {
-    const std::string k = key.is_string() ? key.AsString() : PyStr(key);
-    if (const Value* v = obj.AsDict().Find(k)) return *v;
-    if (key.is_string()) return EvalGetAttr(obj, k, line);
-    return Value::Undefined(k);
+    if (const Value* v = obj.AsDict().Find(key)) return *v;
+    if (key.is_string()) return EvalGetAttr(obj, key.AsString(), line);
+    return Value::Undefined(PyStr(key));
   }
   if (obj.is_iterator()) Fail(line, fmt::format("'{}' object is not subscriptable", obj.iterator_type()));
   if ((obj.is_list() || obj.is_string()) && key.is_number()) {
@@ -415,6 +400,21 @@ Value Interpreter::EvalSlice(const Expr& e) {
   std::string s;
   for (const Value& c : out) s += c.AsString();
   return Value::String(std::move(s));
+}
+
+// Keys keep their type ({1024: 256} has an int key), as in Python.
+Value Interpreter::EvalDict(const Expr& e) {
+  Value d = Value::MakeDict();
+  for (size_t i = 0; i + 1 < e.items.size(); i += 2) {
+    const Value key = Eval(*e.items[i]);
+    Value value = Eval(*e.items[i + 1]);
+    try {
+      d.AsDict().Set(key, std::move(value));
+    } catch (const JinjaError& err) {
+      Fail(e.line, err.what());
+    }
+  }
+  return d;
 }
 
 Value Interpreter::EvalBinary(const Expr& e) {
@@ -471,16 +471,9 @@ Value Interpreter::Eval(const Expr& e) {
     case Expr::Kind::kTuple: {
       List items;
       for (const ExprPtr& x : e.items) items.push_back(Eval(*x));
-      return Value::MakeList(std::move(items));
+      return e.kind == Expr::Kind::kTuple ? Value::MakeTuple(std::move(items)) : Value::MakeList(std::move(items));
     }
-    case Expr::Kind::kDict: {
-      Value d = Value::MakeDict();
-      for (size_t i = 0; i + 1 < e.items.size(); i += 2) {
-        const Value k = Eval(*e.items[i]);
-        d.AsDict().Set(k.is_string() ? k.AsString() : PyStr(k), Eval(*e.items[i + 1]));
-      }
-      return d;
-    }
+    case Expr::Kind::kDict: return EvalDict(e);
     case Expr::Kind::kGetAttr: return EvalGetAttr(Eval(*e.a), e.name, e.line);
     case Expr::Kind::kGetItem: {
       const Value obj = Eval(*e.a);

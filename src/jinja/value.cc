@@ -1,6 +1,10 @@
-#include "tokenizer/jinja/value.h"
+#include "jinja/value.h"
 
 #include <cmath>
+
+#include <fmt/format.h>
+
+#include "jinja/error.h"
 
 namespace tf::jinja {
 
@@ -15,6 +19,12 @@ Value Value::MakeList(List items) {
   Value v;
   v.kind_ = Kind::kList;
   v.list_ = std::make_shared<List>(std::move(items));
+  return v;
+}
+
+Value Value::MakeTuple(List items) {
+  Value v = MakeList(std::move(items));
+  v.tuple_ = true;
   return v;
 }
 
@@ -79,7 +89,7 @@ bool Value::Equals(const Value& o) const {
     case Kind::kString: return *string_ == *o.string_;
     case Kind::kList: {
       if (!iterator_type_.empty() || !o.iterator_type_.empty()) return list_ == o.list_;
-      if (list_->size() != o.list_->size()) return false;
+      if (tuple_ != o.tuple_ || list_->size() != o.list_->size()) return false;
       for (size_t i = 0; i < list_->size(); ++i) {
         if (!(*list_)[i].Equals((*o.list_)[i])) return false;
       }
@@ -88,7 +98,7 @@ bool Value::Equals(const Value& o) const {
     case Kind::kDict: {
       if (dict_->size() != o.dict_->size()) return false;
       for (const auto& [k, v] : dict_->items) {
-        const Value* other = o.dict_->Find(k);
+        const Value* other = o.dict_->Find(k);  // by Python equality of keys
         if (other == nullptr || !v.Equals(*other)) return false;
       }
       return true;
@@ -105,19 +115,93 @@ bool Value::SameAs(const Value& o) const {
   return Equals(o);
 }
 
+std::optional<std::string> HashKey(const Value& key) {
+  switch (key.kind()) {
+    case Value::Kind::kString: {
+      std::string hash(1, 's');
+      hash.append(key.AsString());
+      return hash;
+    }
+    case Value::Kind::kNone: return std::string("n");
+    case Value::Kind::kUndefined: return std::string("u");
+    case Value::Kind::kBool:
+    case Value::Kind::kInt: return fmt::format("i{}", key.AsInt());
+    case Value::Kind::kFloat: {
+      const double d = key.AsDouble();
+      // An integral float hashes as the int it equals.
+      if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) {
+        return fmt::format("i{}", static_cast<int64_t>(d));
+      }
+      return fmt::format("f{:a}", d);
+    }
+    case Value::Kind::kList: {
+      if (!key.is_tuple()) return std::nullopt;
+      std::string out = "t";
+      for (const Value& item : key.AsList()) {
+        const std::optional<std::string> part = HashKey(item);
+        if (!part) return std::nullopt;
+        out += fmt::format("{}:{}", part->size(), *part);
+      }
+      return out;
+    }
+    case Value::Kind::kDict: return std::nullopt;
+    case Value::Kind::kCallable: return fmt::format("c{}", key.callable_name());
+  }
+  return std::nullopt;
+}
+
 const Value* Dict::Find(std::string_view key) const {
-  auto it = index.find(std::string(key));
+  std::string hash(1, 's');  // HashKey of a string
+  hash.append(key);
+  auto it = index.find(hash);
   return it == index.end() ? nullptr : &items[it->second].second;
 }
 
-void Dict::Set(const std::string& key, Value value) {
-  auto it = index.find(key);
+const Value* Dict::Find(const Value& key) const {
+  const std::optional<std::string> hash = HashKey(key);
+  if (!hash) return nullptr;
+  auto it = index.find(*hash);
+  return it == index.end() ? nullptr : &items[it->second].second;
+}
+
+void Dict::Set(const std::string& key, Value value) { Set(Value::String(key), std::move(value)); }
+
+void Dict::Set(const Value& key, Value value) {
+  const std::optional<std::string> hash = HashKey(key);
+  if (!hash) throw JinjaError(fmt::format("unhashable type: '{}'", TypeName(key)));
+  auto it = index.find(*hash);
   if (it != index.end()) {
     items[it->second].second = std::move(value);
     return;
   }
-  index.emplace(key, items.size());
+  index.emplace(*hash, items.size());
   items.emplace_back(key, std::move(value));
+}
+
+std::string TypeName(const Value& v) {
+  if (v.is_iterator()) return v.iterator_type();
+  if (v.is_tuple()) return "tuple";
+  return KindName(v.kind());
+}
+
+int PyCompare(const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number()) {
+    if (!a.is_float() && !b.is_float()) return a.AsInt() < b.AsInt() ? -1 : (a.AsInt() > b.AsInt() ? 1 : 0);
+    const double x = a.AsDouble(), y = b.AsDouble();
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
+  if (a.is_string() && b.is_string()) {
+    const int c = a.AsString().compare(b.AsString());  // UTF-8 bytes order as code points do
+    return c < 0 ? -1 : (c > 0 ? 1 : 0);
+  }
+  if (a.is_list() && b.is_list() && !a.is_iterator() && !b.is_iterator() && a.is_tuple() == b.is_tuple()) {
+    const List &x = a.AsList(), &y = b.AsList();
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+      if (!x[i].Equals(y[i])) return PyCompare(x[i], y[i]);
+    }
+    return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
+  }
+  throw JinjaError(fmt::format("'<' not supported between instances of '{}' and '{}'", TypeName(a), TypeName(b)));
 }
 
 const char* KindName(Value::Kind kind) {

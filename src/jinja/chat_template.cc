@@ -1,14 +1,14 @@
-#include "tokenizer/chat_template.h"
+#include "jinja/chat_template.h"
 
 #include <ctime>
 
 #include <fmt/format.h>
 
-#include "tokenizer/jinja/builtins.h"
-#include "tokenizer/jinja/error.h"
-#include "tokenizer/jinja/interpreter.h"
-#include "tokenizer/jinja/parser.h"
-#include "tokenizer/jinja/value_format.h"
+#include "jinja/builtins.h"
+#include "jinja/error.h"
+#include "jinja/interpreter.h"
+#include "jinja/template_parser.h"
+#include "jinja/value_format.h"
 
 namespace tf {
 namespace {

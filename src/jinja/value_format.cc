@@ -1,4 +1,4 @@
-#include "tokenizer/jinja/value_format.h"
+#include "jinja/value_format.h"
 
 #include <algorithm>
 #include <charconv>
@@ -9,7 +9,7 @@
 #include <utf8proc.h>
 
 #include "base/utf8.h"
-#include "tokenizer/jinja/error.h"
+#include "jinja/error.h"
 
 namespace tf::jinja {
 namespace {
@@ -51,9 +51,13 @@ std::string ReprString(const std::string& s) {
   return out;
 }
 
-void JsonString(const std::string& s, std::string* out) {
+// json.dumps' string escaping; with ensure_ascii everything outside
+// ' '..'~' becomes \uXXXX (surrogate pairs above U+FFFF).
+void JsonString(const std::string& s, bool ensure_ascii, std::string* out) {
   out->push_back('"');
-  for (unsigned char c : s) {
+  for (size_t pos = 0; pos < s.size();) {
+    const DecodedCodepoint d = DecodeUtf8(s, pos);
+    const uint32_t c = d.codepoint;
     switch (c) {
       case '"': *out += "\\\""; break;
       case '\\': *out += "\\\\"; break;
@@ -63,14 +67,37 @@ void JsonString(const std::string& s, std::string* out) {
       case '\b': *out += "\\b"; break;
       case '\f': *out += "\\f"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || (ensure_ascii && c > 0x7E && c < 0x10000)) {
           *out += fmt::format("\\u{:04x}", c);
+        } else if (ensure_ascii && c >= 0x10000) {
+          const uint32_t v = c - 0x10000;
+          *out += fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
         } else {
-          out->push_back(static_cast<char>(c));
+          out->append(s, pos, d.length);
         }
     }
+    pos += d.length;
   }
   out->push_back('"');
+}
+
+// What json.dumps makes of a dict key: strings as they are, numbers and
+// constants in their JSON spelling; other types raise.
+std::string JsonKey(const Value& k) {
+  switch (k.kind()) {
+    case Value::Kind::kString: return k.AsString();
+    case Value::Kind::kNone: return "null";
+    case Value::Kind::kBool: return k.AsBool() ? "true" : "false";
+    case Value::Kind::kInt: return std::to_string(k.AsInt());
+    case Value::Kind::kFloat: {
+      const double d = k.AsDouble();
+      if (std::isnan(d)) return "NaN";
+      if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+      return PyFloatRepr(d);
+    }
+    default:
+      throw JinjaError(fmt::format("keys must be str, int, float, bool or None, not {}", TypeName(k)));
+  }
 }
 
 void Json(const Value& v, const JsonStyle& st, int depth, std::string* out) {
@@ -92,7 +119,7 @@ void Json(const Value& v, const JsonStyle& st, int depth, std::string* out) {
       else *out += PyFloatRepr(d);
       return;
     }
-    case Value::Kind::kString: JsonString(v.AsString(), out); return;
+    case Value::Kind::kString: JsonString(v.AsString(), st.ensure_ascii, out); return;
     case Value::Kind::kList: {
       if (v.is_iterator()) throw JinjaError(fmt::format("Object of type {} is not JSON serializable", v.iterator_type()));
       const List& l = v.AsList();
@@ -116,16 +143,16 @@ void Json(const Value& v, const JsonStyle& st, int depth, std::string* out) {
         *out += "{}";
         return;
       }
-      std::vector<const std::pair<std::string, Value>*> items;
+      std::vector<const std::pair<Value, Value>*> items;
       for (const auto& kv : d.items) items.push_back(&kv);
-      if (st.sort_keys) {
-        std::sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
+      if (st.sort_keys) {  // json.dumps sorts the keys themselves: mixed types raise
+        std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return PyCompare(a->first, b->first) < 0; });
       }
       out->push_back('{');
       for (size_t i = 0; i < items.size(); ++i) {
         if (i > 0) *out += item_sep;
         newline(depth + 1);
-        JsonString(items[i]->first, out);
+        JsonString(JsonKey(items[i]->first), st.ensure_ascii, out);
         *out += key_sep;
         Json(items[i]->second, st, depth + 1, out);
       }
@@ -180,6 +207,7 @@ std::string PyFloatRepr(double d) {
 
 std::string PyRepr(const Value& v) {
   if (v.is_string()) return ReprString(v.AsString());
+  if (v.is_undefined()) return "Undefined";  // jinja2.Undefined.__repr__
   return PyStr(v);
 }
 
@@ -193,13 +221,15 @@ std::string PyStr(const Value& v) {
     case Value::Kind::kString: return v.AsString();
     case Value::Kind::kList: {
       if (v.is_iterator()) return fmt::format("<{} object>", v.iterator_type());
-      std::string out = "[";
+      const bool tuple = v.is_tuple();
+      std::string out = tuple ? "(" : "[";
       const List& l = v.AsList();
       for (size_t i = 0; i < l.size(); ++i) {
         if (i > 0) out += ", ";
         out += PyRepr(l[i]);
       }
-      return out + "]";
+      if (tuple && l.size() == 1) out += ",";  // (x,)
+      return out + (tuple ? ")" : "]");
     }
     case Value::Kind::kDict: {
       if (v.is_namespace()) return "<Namespace>";
@@ -208,7 +238,7 @@ std::string PyStr(const Value& v) {
       for (const auto& [k, val] : v.AsDict().items) {
         if (!first) out += ", ";
         first = false;
-        out += ReprString(k) + ": " + PyRepr(val);
+        out += PyRepr(k) + ": " + PyRepr(val);
       }
       return out + "}";
     }

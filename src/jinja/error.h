@@ -1,5 +1,5 @@
 // Errors inside the template engine. They are C++ exceptions only within
-// src/tokenizer/jinja: ChatTemplate catches every one and returns a Status.
+// src/jinja: ChatTemplate catches every one and returns a Status.
 #pragma once
 
 #include <stdexcept>
