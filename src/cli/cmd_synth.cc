@@ -7,7 +7,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/command.h"
-#include "model/synthetic_model.h"
+#include "synth/synthetic_model.h"
 
 namespace tf {
 namespace {

@@ -14,7 +14,7 @@
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
 #include "model/moe.h"
-#include "model/synthetic_model.h"
+#include "synth/synthetic_model.h"
 
 #include <functional>
 #include "tensor/dequantize.h"

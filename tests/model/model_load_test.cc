@@ -12,7 +12,7 @@
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "model/model.h"
-#include "model/synthetic_model.h"
+#include "synth/synthetic_model.h"
 
 namespace tf {
 namespace {

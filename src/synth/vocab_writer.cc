@@ -1,4 +1,4 @@
-#include "tokenizer/vocab_writer.h"
+#include "synth/vocab_writer.h"
 
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
-#include "model/synthetic_model.h"
+#include "synth/synthetic_model.h"
 
-#include "model/synthetic_plan.h"
+#include "synth/synthetic_plan.h"
 
 #include <cmath>
 #include <cstring>
@@ -10,7 +10,7 @@
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "tensor/quantize.h"
-#include "tokenizer/vocab_writer.h"
+#include "synth/vocab_writer.h"
 
 namespace tf {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "gguf/gguf_writer.h"
-#include "model/synthetic_model.h"
+#include "synth/synthetic_model.h"
 
 namespace tf::synth {
 

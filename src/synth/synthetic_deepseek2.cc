@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "model/synthetic_plan.h"
+#include "synth/synthetic_plan.h"
 
 namespace tf::synth {
 

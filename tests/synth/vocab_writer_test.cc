@@ -8,7 +8,7 @@
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/vocab_writer.h"
+#include "synth/vocab_writer.h"
 
 namespace tf {
 namespace {
