@@ -35,12 +35,12 @@ StatusOr<std::unique_ptr<GgufFile>> OpenGguf(const ModelSource& source) {
   return file;
 }
 
-StatusOr<LoadedModel> OpenModel(const ModelSource& source, const ModelOptions& options) {
+StatusOr<LoadedModel> OpenModel(const ModelSource& source, ThreadPool* pool, const ModelOptions& options) {
   const std::string& path = source.path;
   LoadedModel m;
   TF_ASSIGN_OR_RETURN(m.file, OpenGguf(source));
   TF_ASSIGN_OR_RETURN(m.tokenizer, Tokenizer::FromGguf(*m.file));
-  auto model = LoadModel(*m.file, options);
+  auto model = LoadModel(*m.file, options, pool);
   if (!model.ok()) return model.status().WithContext(path);
   m.model = std::move(model).value();
   if (m.tokenizer->vocab().size() > m.model->config().n_vocab) {

@@ -35,7 +35,8 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Model> model;
 };
-StatusOr<LoadedModel> OpenModel(const ModelSource& source, const ModelOptions& options = ModelOptions{});
+// `pool` loads the weights (and is the one the command then computes with).
+StatusOr<LoadedModel> OpenModel(const ModelSource& source, ThreadPool* pool, const ModelOptions& options = ModelOptions{});
 
 int ResolveThreads(int requested);
 

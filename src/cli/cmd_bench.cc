@@ -152,8 +152,8 @@ Status RunBench(const BenchCliOptions& o, const GlobalOptions& g) {
   TF_ASSIGN_OR_RETURN(DType kv_type, ParseKvType(o.kv_type));
   ModelOptions model_options;
   model_options.pack_weights = !o.no_pack;
-  TF_ASSIGN_OR_RETURN(LoadedModel lm, OpenModel(o.model, model_options));
   ThreadPool pool(ResolveThreads(g.threads));
+  TF_ASSIGN_OR_RETURN(LoadedModel lm, OpenModel(o.model, &pool, model_options));
   const KernelTable& kernels = GetKernelTable(model_options.isa);
   std::string source;
   TF_ASSIGN_OR_RETURN(MachineLimits limits, GetLimits(o, kernels, &pool, &source));

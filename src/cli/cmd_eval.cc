@@ -39,10 +39,10 @@ Status WriteLogits(const std::string& path, const std::vector<float>& logits) {
 
 Status Run(const EvalOptions& o, const GlobalOptions& g) {
   TF_ASSIGN_OR_RETURN(std::string prompt, ReadWholeFile(o.prompt_file));
-  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model));
+  ThreadPool pool(ResolveThreads(g.threads));
+  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model, &pool));
   const std::vector<int32_t> tokens = m.tokenizer->Encode(prompt, true, false);
   if (tokens.empty()) return InvalidArgumentError(fmt::format("--prompt-file {}: the prompt has no tokens", o.prompt_file));
-  ThreadPool pool(ResolveThreads(g.threads));
   const int64_t n_vocab = m.model->config().n_vocab;
   TF_ASSIGN_OR_RETURN(DType kv_type, ParseKvType(o.kv_type));
   TF_ASSIGN_OR_RETURN(auto runner, SequenceRunner::Create(m.model.get(), &pool,

@@ -50,7 +50,8 @@ void Emit(const std::string& text) {
 }
 
 Status Run(const GenerateOptions& o, const GlobalOptions& g) {
-  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model));
+  ThreadPool pool(ResolveThreads(g.threads));
+  TF_ASSIGN_OR_RETURN(LoadedModel m, OpenModel(o.model, &pool));
   SamplingParams params;
   params.temperature = o.temperature;
   params.top_k = o.top_k;
@@ -91,7 +92,6 @@ Status Run(const GenerateOptions& o, const GlobalOptions& g) {
   if (static_cast<int64_t>(prompt.size()) >= ctx) {
     return InvalidArgumentError(fmt::format("-c {}: the prompt alone has {} tokens", ctx, prompt.size()));
   }
-  ThreadPool pool(ResolveThreads(g.threads));
   TF_ASSIGN_OR_RETURN(DType kv_type, ParseKvType(o.kv_type));
   TF_ASSIGN_OR_RETURN(auto runner, SequenceRunner::Create(m.model.get(), &pool, ctx, kv_type));
   Sampler sampler(params, n_vocab);

@@ -61,7 +61,8 @@ void PrintVocab(const GgufFile& f) {
 void PrintModel(const GgufFile& f) {
   ModelOptions options;
   options.pack_weights = false;  // info only reads shapes and sizes
-  auto model = LoadModel(f, options);
+  ThreadPool pool(1);  // nothing is repacked
+  auto model = LoadModel(f, options, &pool);
   if (!model.ok()) {
     fmt::print("model:         not loadable: {}\n", model.status().message());
     return;

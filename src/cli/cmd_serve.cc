@@ -64,8 +64,8 @@ struct ServingState {
 
 StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g) {
   auto state = std::make_unique<ServingState>();
-  TF_ASSIGN_OR_RETURN(state->loaded, OpenModel(o.model));
   state->pool = std::make_unique<ThreadPool>(ResolveThreads(g.threads));
+  TF_ASSIGN_OR_RETURN(state->loaded, OpenModel(o.model, state->pool.get()));
   const Model& model = *state->loaded.model;
   std::string source;
   if (!o.chat_template_file.empty()) {

@@ -55,7 +55,9 @@ struct ModelOptions {
   bool pack_weights = true;
 };
 
-// `file` must outlive the model (weights are views into its mmap).
-StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOptions& options);
+// `file` must outlive the model (weights are views into its mmap). `pool`
+// does the load's parallel work (repacking weights); the model keeps no
+// reference to it.
+StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOptions& options, ThreadPool* pool);
 
 }  // namespace tf

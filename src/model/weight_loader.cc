@@ -57,11 +57,10 @@ Status WeightLoader::Pack(TensorView* view) {
     return ResourceExhaustedError(fmt::format("tensor {}: cannot allocate {} bytes for its packed copy",
                                               view->name, view->nbytes));
   }
-  if (pack_pool_ == nullptr) pack_pool_ = std::make_unique<ThreadPool>(DefaultThreadCount());
   // Groups are independent: split the rows in whole groups across threads.
   const int64_t groups = view->num_rows() / kPackedGroupRows;
   const size_t row_bytes = view->row_bytes();
-  pack_pool_->ParallelFor(groups, 16, [&](int64_t begin, int64_t end) {
+  pool_->ParallelFor(groups, 16, [&](int64_t begin, int64_t end) {
     const size_t offset = static_cast<size_t>(begin * kPackedGroupRows) * row_bytes;
     PackRows(view->type, view->data + offset, view->ne[0], (end - begin) * kPackedGroupRows, packed + offset);
   });

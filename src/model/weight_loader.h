@@ -25,9 +25,11 @@ class GgufFile;
 
 class WeightLoader {
  public:
-  // `arena` (owned by the model) receives every copy the loader makes.
-  WeightLoader(const GgufFile& file, const KernelTable& kernels, WeightArena* arena, bool pack_weights = true)
-      : file_(file), kernels_(kernels), arena_(arena), pack_weights_(pack_weights) {}
+  // `arena` (owned by the model) receives every copy the loader makes;
+  // `pool` does the repacking (memory-bound work for every core).
+  WeightLoader(const GgufFile& file, const KernelTable& kernels, WeightArena* arena, ThreadPool* pool,
+               bool pack_weights = true)
+      : file_(file), kernels_(kernels), arena_(arena), pool_(pool), pack_weights_(pack_weights) {}
 
   // A weight for MatMul: shape `ne` (GGUF order, 2 or 3 dims), a type the
   // kernels support.
@@ -52,8 +54,8 @@ class WeightLoader {
   const GgufFile& file_;
   const KernelTable& kernels_;
   WeightArena* arena_;
+  ThreadPool* pool_;
   bool pack_weights_;
-  std::unique_ptr<ThreadPool> pack_pool_;  // packing big models is memory-bound work for every core
   size_t bytes_used_ = 0;
   int64_t matrix_elements_ = 0;
 };

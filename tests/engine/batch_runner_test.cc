@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 #include "engine/batch_runner.h"
 #include "engine/sequence_runner.h"
 #include "gguf/gguf_file.h"
@@ -22,7 +23,7 @@ class BatchRunnerTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(BatchRunnerTest, BatchedSequencesMatchSequencesRunAlone) {
   auto file = GgufFile::Open(testing::FixturePath("models/" + GetParam() + ".gguf"));
   ASSERT_TRUE(file.ok()) << file.status().message();
-  auto model = LoadModel(**file, ModelOptions{});
+  auto model = LoadModel(**file, ModelOptions{}, testing::LoadPool());
   ASSERT_TRUE(model.ok()) << model.status().message();
   const int64_t n_vocab = (*model)->config().n_vocab;
   ThreadPool pool(2);
@@ -79,7 +80,7 @@ TEST_P(BatchRunnerTest, BatchedSequencesMatchSequencesRunAlone) {
 TEST_P(BatchRunnerTest, RejectsOverflowAndBadTokensWithoutCorruptingState) {
   auto file = GgufFile::Open(testing::FixturePath("models/" + GetParam() + ".gguf"));
   ASSERT_TRUE(file.ok());
-  auto model = *LoadModel(**file, ModelOptions{});
+  auto model = *LoadModel(**file, ModelOptions{}, testing::LoadPool());
   ThreadPool pool(1);
   auto batch = *BatchRunner::Create(model.get(), &pool, 2, 4);
   std::vector<float> logits;

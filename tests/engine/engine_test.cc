@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 #include "engine/engine.h"
 #include "sample/json_constraint.h"
 #include "gguf/gguf_file.h"
@@ -74,7 +75,7 @@ struct Loaded {
 Loaded Load(const std::string& name) {
   Loaded m;
   m.file = std::move(*GgufFile::Open(testing::FixturePath("models/" + name + ".gguf")));
-  m.model = std::move(*LoadModel(*m.file, ModelOptions{}));
+  m.model = std::move(*LoadModel(*m.file, ModelOptions{}, testing::LoadPool()));
   m.tokenizer = std::move(*Tokenizer::FromGguf(*m.file));
   return m;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 #include "engine/model_runner.h"
 #include "engine/sequence_runner.h"
 #include "gguf/gguf_file.h"
@@ -30,7 +31,7 @@ Loaded Load(const std::string& name) {
   EXPECT_TRUE(file.ok()) << file.status().message();
   if (!file.ok()) return m;
   m.file = std::move(*file);
-  auto model = LoadModel(*m.file, ModelOptions{});
+  auto model = LoadModel(*m.file, ModelOptions{}, testing::LoadPool());
   EXPECT_TRUE(model.ok()) << model.status().message();
   if (model.ok()) m.model = std::move(*model);
   return m;

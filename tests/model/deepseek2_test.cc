@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 #include "engine/sequence_runner.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
@@ -69,7 +70,7 @@ std::string ConvertToSplitKvB(const std::string& src_path, const std::string& ou
 
 std::vector<float> PromptLogits(const std::string& path, const std::vector<int32_t>& tokens) {
   auto file = *GgufFile::Open(path);
-  auto model = LoadModel(*file, ModelOptions{});
+  auto model = LoadModel(*file, ModelOptions{}, testing::LoadPool());
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   ThreadPool pool(2);
   auto runner = *SequenceRunner::Create(model->get(), &pool, 64);
@@ -113,7 +114,7 @@ TEST(Deepseek2Test, V2LiteAndV3LayoutsRunIncrementallyAndSplit) {
   for (const std::string preset : {"tiny-deepseek-v2-lite", "tiny-deepseek-v3"}) {
     const std::string path = SynthDeepseek(preset);
     auto file = *GgufFile::Open(path);
-    auto model = LoadModel(*file, ModelOptions{});
+    auto model = LoadModel(*file, ModelOptions{}, testing::LoadPool());
     ASSERT_TRUE(model.ok()) << preset << ": " << model.status().ToString();
     ThreadPool pool(2);
     // One pass over the prompt equals feeding it token by token (the latent
@@ -177,7 +178,7 @@ TEST(Deepseek2Test, MalformedDeepseekFilesNameTheProblem) {
     const std::string path = testing::TempPath("bad-deepseek.gguf");
     EXPECT_TRUE(w.WriteFile(path).ok());
     auto f = *GgufFile::Open(path);
-    auto model = LoadModel(*f, ModelOptions{});
+    auto model = LoadModel(*f, ModelOptions{}, testing::LoadPool());
     return model.ok() ? std::string("ok") : model.status().message();
   };
   EXPECT_NE(load_with([](GgufWriter* w) { w->Remove("deepseek2.attention.kv_lora_rank"); }).find("kv_lora_rank' is missing"),
@@ -246,7 +247,7 @@ TEST(MoeRoutingTest, GroupLimitedRoutingFollowsDeepseekV3) {
 
 TEST(Deepseek2Test, KvCacheHoldsLatentAndRotaryKeyOnly) {
   auto file = *GgufFile::Open(testing::FixturePath("models/tiny-deepseek3-q8_0.gguf"));
-  auto model = *LoadModel(*file, ModelOptions{});
+  auto model = *LoadModel(*file, ModelOptions{}, testing::LoadPool());
   const KvLayout kv = model->kv_layout();
   EXPECT_EQ(kv.n_layer, 4);
   EXPECT_EQ(kv.k_row, 64 + 16);  // kv_lora_rank + rope dims

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 
 #include <cmath>
 #include <functional>
@@ -32,7 +33,7 @@ std::string SynthTiny(DType type, uint64_t seed, const std::string& tag) {
 std::vector<float> LastLogits(const std::string& path, const std::vector<int32_t>& tokens) {
   auto file = GgufFile::Open(path);
   EXPECT_TRUE(file.ok()) << file.status().ToString();
-  auto model = LoadModel(**file, ModelOptions{});
+  auto model = LoadModel(**file, ModelOptions{}, testing::LoadPool());
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   ThreadPool pool(2);
   auto runner = SequenceRunner::Create(model->get(), &pool, 64);
@@ -74,7 +75,7 @@ TEST(SynthModelTest, VocabFromAnotherFileIsCopied) {
   o.output_path = testing::TempPath("synth-spm.gguf");
   ASSERT_TRUE(WriteSyntheticModel(o, &pool).ok());
   auto file = *GgufFile::Open(o.output_path);
-  auto model = LoadModel(*file, ModelOptions{});
+  auto model = LoadModel(*file, ModelOptions{}, testing::LoadPool());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   EXPECT_EQ((*model)->config().n_vocab, 32000);
   EXPECT_EQ(*file->GetString("tokenizer.ggml.model"), "llama");
@@ -113,7 +114,7 @@ Status LoadEdited(const std::string& src,
   EXPECT_TRUE(w.WriteFile(out).ok());
   auto edited = GgufFile::Open(out);
   if (!edited.ok()) return edited.status();
-  auto model = LoadModel(**edited, ModelOptions{});
+  auto model = LoadModel(**edited, ModelOptions{}, testing::LoadPool());
   return model.ok() ? Status::Ok() : model.status();
 }
 
@@ -161,7 +162,7 @@ TEST(ModelLoadErrorsTest, NamesTheTensorOrKey) {
 
 TEST(ModelRunTest, BadTokensAndOverflowAreErrorsNotCrashes) {
   auto file = *GgufFile::Open(SynthTiny(DType::kQ8_0, 3, "run"));
-  auto model = *LoadModel(*file, ModelOptions{});
+  auto model = *LoadModel(*file, ModelOptions{}, testing::LoadPool());
   ThreadPool pool(2);
   auto runner = *SequenceRunner::Create(model.get(), &pool, 8);
   std::vector<float> logits;
@@ -175,7 +176,7 @@ TEST(ModelRunTest, BadTokensAndOverflowAreErrorsNotCrashes) {
 
 TEST(ModelRunTest, Bf16KvCacheStaysCloseToF32) {
   auto file = *GgufFile::Open(SynthTiny(DType::kF32, 13, "kvtype"));
-  auto model = *LoadModel(*file, ModelOptions{});
+  auto model = *LoadModel(*file, ModelOptions{}, testing::LoadPool());
   ThreadPool pool(2);
   std::vector<int32_t> tokens;
   for (int i = 0; i < 40; ++i) tokens.push_back(4094 - 1 - (i * 37) % 4000);
@@ -205,7 +206,7 @@ TEST(ModelRunTest, Bf16KvCacheStaysCloseToF32) {
 
 TEST(ModelRunTest, IncrementalDecodeEqualsOnePass) {
   auto file = *GgufFile::Open(SynthTiny(DType::kF32, 11, "incremental"));
-  auto model = *LoadModel(*file, ModelOptions{});
+  auto model = *LoadModel(*file, ModelOptions{}, testing::LoadPool());
   ThreadPool pool(2);
   const std::vector<int32_t> tokens = {4094, 10, 20, 30, 40, 50, 60, 70, 80, 90};
   auto whole = *SequenceRunner::Create(model.get(), &pool, 16);

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 #include "engine/sequence_runner.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_override.h"
@@ -47,7 +48,7 @@ JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, Thr
     return r;
   }
   auto tokenizer = Tokenizer::FromGguf(**file);
-  auto model = LoadModel(**file, ModelOptions{isa});
+  auto model = LoadModel(**file, ModelOptions{isa}, testing::LoadPool());
   if (!tokenizer.ok() || !model.ok()) {
     r.detail = !tokenizer.ok() ? tokenizer.status().ToString() : model.status().ToString();
     return r;

@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/fixtures.h"
+#include "common/load_pool.h"
 #include "engine/engine.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -43,7 +44,7 @@ class TestServer {
  public:
   explicit TestServer(const ServerSetup& setup = ServerSetup{}) {
     file_ = std::move(*GgufFile::Open(FixturePath("models/" + setup.model + ".gguf")));
-    model_ = std::move(*LoadModel(*file_, ModelOptions{}));
+    model_ = std::move(*LoadModel(*file_, ModelOptions{}, testing::LoadPool()));
     tokenizer_ = std::move(*Tokenizer::FromGguf(*file_));
     std::ifstream in(FixturePath(setup.chat_template));
     std::stringstream source;

@@ -396,13 +396,13 @@ Status Deepseek2Model::Forward(const ForwardBatch& batch, KvStorage* kv, ThreadP
 }  // namespace
 
 StatusOr<std::unique_ptr<Model>> LoadDeepseek2Model(const GgufFile& file, const KernelTable& kernels,
-                                                 const ModelOptions& options) {
+                                                 const ModelOptions& options, ThreadPool* pool) {
   TF_ASSIGN_OR_RETURN(Deepseek2Config config, ReadDeepseek2Config(file));
   const GgufTensorInfo* embd = file.FindTensor("token_embd.weight");
   if (embd == nullptr) return NotFoundError("tensor token_embd.weight is missing");
   config.base.n_vocab = embd->ne[1];
   auto model = std::make_unique<Deepseek2Model>(std::move(config), kernels);
-  WeightLoader loader(file, kernels, model->mutable_arena(), options.pack_weights);
+  WeightLoader loader(file, kernels, model->mutable_arena(), pool, options.pack_weights);
   TF_RETURN_IF_ERROR(model->Load(&loader));
   return std::unique_ptr<Model>(std::move(model));
 }

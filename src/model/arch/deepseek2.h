@@ -11,6 +11,6 @@
 namespace tf {
 
 StatusOr<std::unique_ptr<Model>> LoadDeepseek2Model(const GgufFile& file, const KernelTable& kernels,
-                                                 const ModelOptions& options);
+                                                 const ModelOptions& options, ThreadPool* pool);
 
 }  // namespace tf

@@ -191,7 +191,7 @@ Status LlamaModel::Forward(const ForwardBatch& batch, KvStorage* kv, ThreadPool*
 }  // namespace
 
 StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, const KernelTable& kernels,
-                                                 const ModelOptions& options) {
+                                                 const ModelOptions& options, ThreadPool* pool) {
   TF_ASSIGN_OR_RETURN(std::string arch, file.GetString("general.architecture"));
   const RopeStyle style = arch == "llama" ? RopeStyle::kAdjacentPairs : RopeStyle::kHalves;
   TF_ASSIGN_OR_RETURN(ModelConfig config, ReadModelConfig(file, style));
@@ -203,7 +203,7 @@ StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, cons
   if (embd == nullptr) return NotFoundError("tensor token_embd.weight is missing");
   config.n_vocab = embd->ne[1];
   auto model = std::make_unique<LlamaModel>(std::move(config), kernels);
-  WeightLoader loader(file, kernels, model->mutable_arena(), options.pack_weights);
+  WeightLoader loader(file, kernels, model->mutable_arena(), pool, options.pack_weights);
   TF_RETURN_IF_ERROR(model->Load(&loader));
   return std::unique_ptr<Model>(std::move(model));
 }

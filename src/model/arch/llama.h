@@ -12,6 +12,6 @@
 namespace tf {
 
 StatusOr<std::unique_ptr<Model>> LoadLlamaFamilyModel(const GgufFile& file, const KernelTable& kernels,
-                                                 const ModelOptions& options);
+                                                 const ModelOptions& options, ThreadPool* pool);
 
 }  // namespace tf
