@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench/machine_limits.h"
-#include "bench/model_bench.h"
+#include "perf/machine_limits.h"
+#include "perf/model_bench.h"
 #include "cli/cli_common.h"
 #include "cli/command.h"
 #include "base/logging.h"

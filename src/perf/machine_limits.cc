@@ -1,4 +1,4 @@
-#include "bench/machine_limits.h"
+#include "perf/machine_limits.h"
 
 #include <unistd.h>
 
