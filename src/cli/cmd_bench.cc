@@ -40,7 +40,7 @@ bool MostlyInt8(const GgufFile& file, const KernelTable& kernels) {
     if (t.n_dims < 2) continue;
     const WeightKernel& wk = kernels.ForWeight(t.type);
     if (wk.vec_dot == nullptr) continue;
-    (wk.act_type == DType::kF32 ? float_bytes : int8_bytes) += t.nbytes;
+    (wk.act == ActFormat::kF32 ? float_bytes : int8_bytes) += t.nbytes;
   }
   return int8_bytes >= float_bytes;
 }
@@ -55,7 +55,7 @@ StatusOr<MachineLimits> GetLimits(const BenchCliOptions& o, const KernelTable& k
       return *cached;
     }
   }
-  TF_ASSIGN_OR_RETURN(MachineLimits limits, MeasureMachineLimits(kernels, pool));
+  TF_ASSIGN_OR_RETURN(MachineLimits limits, MeasureMachineLimits(kernels.isa, pool));
   const Status saved = SaveCachedLimits(path, limits);
   *source = saved.ok() ? fmt::format("measured now, cached in {}", path)
                        : fmt::format("measured now (not cached: {})", saved.message());

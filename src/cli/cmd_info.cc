@@ -58,6 +58,16 @@ void PrintVocab(const GgufFile& f) {
   fmt::print("chat template: {}\n", tmpl.ok() && !tmpl->empty() ? fmt::format("present ({} bytes)", tmpl->size()) : "absent");
 }
 
+// What each instruction set's table really replaces in the one below it.
+void PrintKernelOverrides(Isa best) {
+  const std::vector<Isa> isas = AvailableIsas();
+  for (size_t i = 1; i < isas.size() && isas[i - 1] != best; ++i) {
+    const std::vector<std::string> own = KernelOverrides(GetKernelTable(isas[i]), GetKernelTable(isas[i - 1]));
+    fmt::print("  {} over {}: {}\n", IsaName(isas[i]), IsaName(isas[i - 1]),
+               own.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(own, ", ")));
+  }
+}
+
 void PrintModel(const GgufFile& f) {
   ModelOptions options;
   options.pack_weights = false;  // info only reads shapes and sizes
@@ -95,6 +105,7 @@ Status Run(const InfoOptions& o) {
   PrintVocab(*f);
   if (!f->tensors().empty()) PrintModel(*f);
   fmt::print("kernels:       {} (cpu: {})\n", IsaName(BestIsa()), GetCpuFeatures().ToString());
+  PrintKernelOverrides(BestIsa());
   if (o.metadata) {
     for (const GgufKeyValue& kv : f->metadata()) fmt::print("  {} = {}\n", kv.key, kv.value.ToDisplayString());
   }

@@ -5,6 +5,7 @@
 
 #include "base/check.h"
 #include "base/cpu_features.h"
+#include "tensor/packed_blocks.h"
 
 namespace tf {
 namespace {
@@ -29,6 +30,60 @@ bool IsAvailable(Isa isa) {
 }
 
 }  // namespace
+
+std::string_view ActFormatName(ActFormat format) {
+  switch (format) {
+    case ActFormat::kF32: return "f32";
+    case ActFormat::kQ8_0: return "q8_0";
+    case ActFormat::kQ8_1: return "q8_1";
+    case ActFormat::kQ8_K: return "q8_K";
+    case ActFormat::kQ8S: return "q8s";
+  }
+  return "?";
+}
+
+std::optional<DType> ActFormatDType(ActFormat format) {
+  switch (format) {
+    case ActFormat::kF32: return DType::kF32;
+    case ActFormat::kQ8_0: return DType::kQ8_0;
+    case ActFormat::kQ8_1: return DType::kQ8_1;
+    case ActFormat::kQ8_K: return DType::kQ8_K;
+    case ActFormat::kQ8S: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+size_t ActFormatRowBytes(ActFormat format, int64_t k) {
+  if (format == ActFormat::kQ8S) return static_cast<size_t>(k / kQK8_0) * sizeof(BlockQ8S);
+  return *RowBytes(*ActFormatDType(format), k);
+}
+
+std::vector<std::string> KernelOverrides(const KernelTable& t, const KernelTable& base) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < kNumDTypeSlots; ++i) {
+    const auto type = GetDTypeTraits(static_cast<uint32_t>(i));
+    const std::string name = type ? std::string(type->name) : std::to_string(i);
+    if (t.weights[i].vec_dot != base.weights[i].vec_dot) out.push_back("vec_dot " + name);
+    if (t.weights[i].vec_dot4 != base.weights[i].vec_dot4) out.push_back("vec_dot4 " + name);
+    if (t.packed_gemm[i] != base.packed_gemm[i]) out.push_back("packed_gemm " + name);
+  }
+  for (size_t i = 0; i < kNumActFormats; ++i) {
+    if (t.quantize[i] != base.quantize[i]) {
+      out.push_back("quantize " + std::string(ActFormatName(static_cast<ActFormat>(i))));
+    }
+  }
+  auto helper = [&](const char* name, bool differs) {
+    if (differs) out.push_back(name);
+  };
+  helper("dot_f32", t.dot_f32 != base.dot_f32);
+  helper("axpy_f32", t.axpy_f32 != base.axpy_f32);
+  helper("dot_f32_bf16", t.dot_f32_bf16 != base.dot_f32_bf16);
+  helper("axpy_bf16", t.axpy_bf16 != base.axpy_bf16);
+  helper("sgemm", t.sgemm != base.sgemm);
+  helper("sgemm_nt", t.sgemm_nt != base.sgemm_nt);
+  helper("exp_sum", t.exp_sum != base.exp_sum);
+  return out;
+}
 
 std::string_view IsaName(Isa isa) {
   switch (isa) {

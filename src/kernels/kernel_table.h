@@ -7,6 +7,8 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -17,8 +19,19 @@ namespace tf {
 enum class Isa { kScalar, kAvx2, kAvx512 };
 std::string_view IsaName(Isa isa);
 
+// The form a kernel reads activations in: float32 rows, rows of one of
+// the 8-bit block types (the dot products' partners: Q8_0, Q8_1, Q8_K), or
+// BlockQ8S rows for the packed kernels (tensor/packed_blocks.h).
+enum class ActFormat : uint8_t { kF32, kQ8_0, kQ8_1, kQ8_K, kQ8S };
+inline constexpr size_t kNumActFormats = 5;
+std::string_view ActFormatName(ActFormat format);
+// The GGUF block type of a format; nullopt for BlockQ8S, which no file holds.
+std::optional<DType> ActFormatDType(ActFormat format);
+// Bytes of one row of k activations (k a multiple of 32 for the 8-bit formats).
+size_t ActFormatRowBytes(ActFormat format, int64_t k);
+
 // out = sum_k w[k] * x[k] over n elements; w is one weight row of the
-// table's weight type, x one activation row in `act_type` format.
+// table's weight type, x one activation row in `act` format.
 using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
 // Quantizes n floats into an activation format.
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
@@ -29,7 +42,7 @@ using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
 using VecDot4Fn = void (*)(int64_t n, const void* w, const void* x, size_t x_stride, float* out);
 
 struct WeightKernel {
-  DType act_type = DType::kF32;  // format the activations must be in
+  ActFormat act = ActFormat::kF32;  // format the activations must be in
   VecDotFn vec_dot = nullptr;    // nullptr: weight type not supported
   VecDot4Fn vec_dot4 = nullptr;  // optional
 };
@@ -46,10 +59,10 @@ inline constexpr size_t kNumDTypeSlots = 40;  // > largest DType id
 struct KernelTable {
   Isa isa = Isa::kScalar;
   std::array<WeightKernel, kNumDTypeSlots> weights{};
-  std::array<QuantizeRowFn, kNumDTypeSlots> quantize{};  // by activation type
+  // By activation format (none for kF32, which needs no conversion).
+  std::array<QuantizeRowFn, kNumActFormats> quantize{};
   // By original weight type; nullptr where the type has no packed form.
   std::array<PackedGemmFn, kNumDTypeSlots> packed_gemm{};
-  QuantizeRowFn quantize_q8s = nullptr;  // activations of the packed kernels
   float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
   // y[i] += a * x[i]
   void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;
@@ -67,17 +80,16 @@ struct KernelTable {
   // x[i] = exp(x[i] - shift) (every x[i] <= shift); returns the sum.
   float (*exp_sum)(float* x, int64_t n, float shift) = nullptr;
 
-  // Machine-limit probes for `tokenfab bench`: `iters` rounds of this ISA's
-  // widest int8 multiply-accumulate / fp32 FMA (returning the operations
-  // done, 2 per multiply-add), and a streaming read of n bytes.
-  double (*probe_int8_ops)(int64_t iters) = nullptr;
-  double (*probe_fp32_ops)(int64_t iters) = nullptr;
-  uint64_t (*probe_read)(const uint8_t* p, size_t n) = nullptr;
-
   const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
   bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }
   PackedGemmFn PackedGemm(DType type) const { return packed_gemm[static_cast<size_t>(type)]; }
+  QuantizeRowFn Quantizer(ActFormat format) const { return quantize[static_cast<size_t>(format)]; }
 };
+
+// The entries of `table` that differ from `base` (the table it was built
+// on), by name ("vec_dot q4_0", "packed_gemm q8_0", "sgemm", ...): what an
+// instruction set really overrides. Shown by `tokenfab info`.
+std::vector<std::string> KernelOverrides(const KernelTable& table, const KernelTable& base);
 
 // Instruction sets compiled in and supported by this CPU, scalar first.
 std::vector<Isa> AvailableIsas();

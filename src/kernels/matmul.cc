@@ -9,7 +9,6 @@
 namespace tf {
 namespace {
 
-constexpr int kQ8SFormat = 1000;     // BlockQ8S: not a file type
 constexpr int64_t kUnitRows = 8;     // rows are dealt in whole packed groups
 constexpr int64_t kTokenChunk = 32;  // tokens whose activations stay in L2 together
 constexpr int64_t kTokenTile = 16;   // tokens per weight row in the unpacked path
@@ -29,14 +28,10 @@ struct PreparedWeight {
 
 // Activations of `x` in `format`, converted at most once per call (slots
 // are released by BeginCall).
-const uint8_t* ActivationsIn(const KernelTable& kernels, int format, const float* x, int64_t n_tokens, int64_t k,
-                             MatmulScratch* scratch, ThreadPool* pool, size_t* stride) {
-  if (format == static_cast<int>(DType::kF32)) {
-    *stride = static_cast<size_t>(k) * sizeof(float);
-    return reinterpret_cast<const uint8_t*>(x);
-  }
-  const bool q8s = format == kQ8SFormat;
-  *stride = q8s ? static_cast<size_t>(k / 32) * 40 : *RowBytes(static_cast<DType>(format), k);
+const uint8_t* ActivationsIn(const KernelTable& kernels, ActFormat format, const float* x, int64_t n_tokens,
+                             int64_t k, MatmulScratch* scratch, ThreadPool* pool, size_t* stride) {
+  *stride = ActFormatRowBytes(format, k);
+  if (format == ActFormat::kF32) return reinterpret_cast<const uint8_t*>(x);
   for (size_t i = 0; i < scratch->act_used; ++i) {
     if (scratch->act[i].x == x && scratch->act[i].format == format) return scratch->act[i].bytes.data();
   }
@@ -45,7 +40,7 @@ const uint8_t* ActivationsIn(const KernelTable& kernels, int format, const float
   slot.x = x;
   slot.format = format;
   slot.bytes.resize(*stride * static_cast<size_t>(n_tokens));
-  const QuantizeRowFn quantize = q8s ? kernels.quantize_q8s : kernels.quantize[static_cast<size_t>(format)];
+  const QuantizeRowFn quantize = kernels.Quantizer(format);
   uint8_t* out = slot.bytes.data();
   const size_t row = *stride;
   pool->ParallelFor(n_tokens, 8, [&](int64_t begin, int64_t end) {
@@ -65,10 +60,10 @@ PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const fl
   p.sgemm_nt = kernels.sgemm_nt;
   if (n_tokens <= 0) return p;
   const PackedGemmFn packed = kernels.PackedGemm(w.type);
-  int format = static_cast<int>(wk.act_type);
-  if (w.packed != nullptr && packed != nullptr && kernels.quantize_q8s != nullptr) {
+  ActFormat format = wk.act;
+  if (w.packed != nullptr && packed != nullptr && kernels.Quantizer(ActFormat::kQ8S) != nullptr) {
     p.packed_gemm = packed;
-    format = kQ8SFormat;
+    format = ActFormat::kQ8S;
   }
   p.act = ActivationsIn(kernels, format, x, n_tokens, w.ne[0], scratch, pool, &p.act_stride);
   return p;
@@ -160,7 +155,7 @@ void ForEachChunk(const std::vector<RowChunk>& chunks, ThreadPool* pool, Fn&& fn
 bool MatMulSupports(const KernelTable& kernels, DType type) {
   const WeightKernel& wk = kernels.ForWeight(type);
   if (wk.vec_dot == nullptr) return false;
-  return wk.act_type == DType::kF32 || kernels.quantize[static_cast<size_t>(wk.act_type)] != nullptr;
+  return wk.act == ActFormat::kF32 || kernels.Quantizer(wk.act) != nullptr;
 }
 
 void MatMul(const KernelTable& kernels, const TensorView& w, const float* x, int64_t n_tokens, float* y,

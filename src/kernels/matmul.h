@@ -24,7 +24,7 @@ namespace tf {
 struct MatmulScratch {
   struct Activations {
     const float* x = nullptr;  // the input converted (nullptr: slot free)
-    int format = -1;           // DType id, or the packed kernels' BlockQ8S
+    ActFormat format = ActFormat::kF32;
     std::vector<uint8_t> bytes;
   };
   std::vector<Activations> act;

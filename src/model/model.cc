@@ -10,7 +10,7 @@ namespace tf {
 
 StatusOr<std::unique_ptr<Model>> LoadModel(const GgufFile& file, const ModelOptions& options, ThreadPool* pool) {
   TF_ASSIGN_OR_RETURN(std::string arch, file.GetString("general.architecture"));
-  const KernelTable& kernels = GetKernelTable(options.isa);
+  const KernelTable& kernels = options.kernels != nullptr ? *options.kernels : GetKernelTable(options.isa);
   if (arch == "llama" || arch == "qwen2") return LoadLlamaFamilyModel(file, kernels, options, pool);
   if (arch == "deepseek2") return LoadDeepseek2Model(file, kernels, options, pool);
   return UnimplementedError(

@@ -51,6 +51,9 @@ class Model {
 
 struct ModelOptions {
   Isa isa = BestIsa();
+  // When set, these kernels instead of isa's table (tests run the emulated
+  // AVX-512 table this way); must outlive the model.
+  const KernelTable* kernels = nullptr;
   // Repack weights whose type has a packed kernel (tensor/packed_blocks.h).
   bool pack_weights = true;
 };

@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/machine_probes.h"
+
 namespace tf {
 namespace {
 
@@ -23,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // Best of `passes` runs of every thread streaming its share of the buffer.
-double MeasureBandwidth(const KernelTable& kernels, ThreadPool* pool, const uint8_t* buffer, size_t bytes,
+double MeasureBandwidth(const MachineProbes& probes, ThreadPool* pool, const uint8_t* buffer, size_t bytes,
                         int passes) {
   const int threads = pool->num_threads();
   const size_t share = bytes / threads / 128 * 128;
@@ -31,7 +33,7 @@ double MeasureBandwidth(const KernelTable& kernels, ThreadPool* pool, const uint
   double best = 0;
   for (int p = 0; p < passes; ++p) {
     const auto start = Clock::now();
-    pool->Run([&](int index) { sink ^= kernels.probe_read(buffer + share * index, share); });
+    pool->Run([&](int index) { sink ^= probes.read(buffer + share * index, share); });
     const double s = Seconds(start, Clock::now());
     best = std::max(best, static_cast<double>(share * threads) / s);
   }
@@ -86,13 +88,11 @@ std::string CpuModelName() {
   return "unknown";
 }
 
-StatusOr<MachineLimits> MeasureMachineLimits(const KernelTable& kernels, ThreadPool* pool, size_t buffer_bytes) {
-  if (kernels.probe_read == nullptr || kernels.probe_int8_ops == nullptr || kernels.probe_fp32_ops == nullptr) {
-    return InternalError(fmt::format("kernel table {} has no machine probes", IsaName(kernels.isa)));
-  }
+StatusOr<MachineLimits> MeasureMachineLimits(Isa isa, ThreadPool* pool, size_t buffer_bytes) {
+  const MachineProbes& probes = GetMachineProbes(isa);
   MachineLimits m;
   m.cpu = CpuModelName();
-  m.isa = std::string(IsaName(kernels.isa));
+  m.isa = std::string(IsaName(isa));
   m.threads = pool->num_threads();
   std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[buffer_bytes]);
   if (buffer == nullptr) {
@@ -101,9 +101,9 @@ StatusOr<MachineLimits> MeasureMachineLimits(const KernelTable& kernels, ThreadP
   // Touch every page from the threads that will read them.
   const size_t share = buffer_bytes / m.threads;
   pool->Run([&](int index) { std::memset(buffer.get() + share * index, index + 1, share); });
-  m.bw_gbs = MeasureBandwidth(kernels, pool, buffer.get(), buffer_bytes, 5);
-  m.int8_gops = MeasurePeak(pool, kernels.probe_int8_ops, 20'000'000, 3);
-  m.fp32_gflops = MeasurePeak(pool, kernels.probe_fp32_ops, 20'000'000, 3);
+  m.bw_gbs = MeasureBandwidth(probes, pool, buffer.get(), buffer_bytes, 5);
+  m.int8_gops = MeasurePeak(pool, probes.int8_ops, 20'000'000, 3);
+  m.fp32_gflops = MeasurePeak(pool, probes.fp32_ops, 20'000'000, 3);
   return m;
 }
 

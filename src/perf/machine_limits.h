@@ -2,7 +2,7 @@
 // memory read bandwidth (the decode roofline: every weight byte crosses the
 // memory bus once per token) and peak int8 / fp32 arithmetic (the prefill
 // roofline). Measured once per (CPU, instruction set, thread count) with the
-// kernel table's probes, then cached as JSON.
+// instruction set's probes, then cached as JSON.
 #pragma once
 
 #include <optional>
@@ -23,10 +23,10 @@ struct MachineLimits {
   double fp32_gflops = 0;   // fp32 FMAs x 2, 1e9/s
 };
 
-// Runs the probes on every thread of `pool` (a few seconds; reads a
-// `buffer_bytes` buffer, which must be far larger than the last-level cache).
-StatusOr<MachineLimits> MeasureMachineLimits(const KernelTable& kernels, ThreadPool* pool,
-                                             size_t buffer_bytes = size_t{512} << 20);
+// Runs the probes of `isa` (kernels/machine_probes.h) on every thread of
+// `pool` (a few seconds; reads a `buffer_bytes` buffer, which must be far
+// larger than the last-level cache).
+StatusOr<MachineLimits> MeasureMachineLimits(Isa isa, ThreadPool* pool, size_t buffer_bytes = size_t{512} << 20);
 
 // $TOKENFAB_CACHE_DIR, else $XDG_CACHE_HOME/tokenfab, else ~/.cache/tokenfab;
 // the file is machine-limits.json.

@@ -81,14 +81,14 @@ class PackedGemmTest : public ::testing::TestWithParam<testing::NamedTable> {};
 
 TEST_P(PackedGemmTest, QuantizeQ8SMatchesQ8_0Values) {
   const KernelTable& kernels = *GetParam().table;
-  ASSERT_NE(kernels.quantize_q8s, nullptr);
+  ASSERT_NE(kernels.Quantizer(ActFormat::kQ8S), nullptr);
   const int64_t n = 32 * 9;
   std::vector<float> x = RandomFloats(n, 11);
   x[5] = 0.0f;
   for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // an all-zero block
   std::vector<BlockQ8S> q8s(n / 32);
   std::vector<BlockQ8_0> q8_0(n / 32);
-  kernels.quantize_q8s(x.data(), q8s.data(), n);
+  kernels.Quantizer(ActFormat::kQ8S)(x.data(), q8s.data(), n);
   QuantizeRow(DType::kQ8_0, x.data(), q8_0.data(), n);
   for (int64_t b = 0; b < n / 32; ++b) {
     int32_t sum = 0;
@@ -120,7 +120,7 @@ TEST_P(PackedGemmTest, MatchesReferenceDotOfUnpackedRows) {
         std::vector<BlockQ8S> act(k / 32 * n_tokens);
         std::vector<BlockQ8_0> act_q8(k / 32 * n_tokens);
         for (int64_t t = 0; t < n_tokens; ++t) {
-          kernels.quantize_q8s(x.data() + t * k, act.data() + t * (k / 32), k);
+          kernels.Quantizer(ActFormat::kQ8S)(x.data() + t * k, act.data() + t * (k / 32), k);
           QuantizeRow(DType::kQ8_0, x.data() + t * k, act_q8.data() + t * (k / 32), k);
         }
         const int64_t y_stride = rows + 5;

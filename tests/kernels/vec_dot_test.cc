@@ -44,19 +44,20 @@ TEST_P(VecDotTest, MatchesScalarReferenceForEveryWeightType) {
       if (n % block != 0) continue;
       const WeightKernel& wk = ref.ForWeight(type);
       ASSERT_NE(fast.ForWeight(type).vec_dot, nullptr);
-      ASSERT_EQ(fast.ForWeight(type).act_type, wk.act_type);
+      ASSERT_EQ(fast.ForWeight(type).act, wk.act);
+      const DType act_type = *ActFormatDType(wk.act);
       for (int trial = 0; trial < 5; ++trial) {
         const auto w_f = RandomRow(rng, n, 0.5f);
         const auto x_f = RandomRow(rng, n, 2.0f);
         const auto w = Quantize(type, w_f);
-        const auto x = wk.act_type == DType::kF32 ? Quantize(DType::kF32, x_f) : Quantize(wk.act_type, x_f);
+        const auto x = Quantize(act_type, x_f);
         const float expected = wk.vec_dot(n, w.data(), x.data());
         const float got = fast.ForWeight(type).vec_dot(n, w.data(), x.data());
         // Same integer sums; only the order of float accumulation differs,
         // so the error is bounded by a few ulps of the sum of |terms|.
         std::vector<float> w_deq(n), x_deq(n);
         DequantizeRow(type, w.data(), w_deq.data(), n);
-        DequantizeRow(wk.act_type, x.data(), x_deq.data(), n);
+        DequantizeRow(act_type, x.data(), x_deq.data(), n);
         double magnitude = 0.0;
         for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(w_deq[i] * x_deq[i]);
         const double tol = 1e-5 * magnitude + 1e-6;
@@ -66,7 +67,7 @@ TEST_P(VecDotTest, MatchesScalarReferenceForEveryWeightType) {
         // per block (the format's own rounding).
         double exact = 0.0;
         for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(w_deq[i]) * x_deq[i];
-        const double ref_tol = wk.act_type == DType::kQ8_1 ? tol + 1e-3 * magnitude : tol;
+        const double ref_tol = act_type == DType::kQ8_1 ? tol + 1e-3 * magnitude : tol;
         ASSERT_NEAR(expected, exact, ref_tol) << "reference " << DTypeName(type) << " n=" << n;
       }
     }
@@ -111,11 +112,12 @@ TEST_P(VecDotTest, FourTokenVariantsMatchScalarReference) {
     const WeightKernel& wk = ref.ForWeight(type);
     for (int64_t n : {256, 2048}) {
       const auto w = Quantize(type, RandomRow(rng, n, 0.5f));
-      const size_t act_bytes = *RowBytes(wk.act_type, n);
+      const DType act_type = *ActFormatDType(wk.act);
+      const size_t act_bytes = *RowBytes(act_type, n);
       std::vector<uint8_t> x(4 * act_bytes);
       for (int t = 0; t < 4; ++t) {
         const auto row = RandomRow(rng, n, 2.0f);
-        QuantizeRow(wk.act_type, row.data(), x.data() + t * act_bytes, n);
+        QuantizeRow(act_type, row.data(), x.data() + t * act_bytes, n);
       }
       float got[4];
       dot4(n, w.data(), x.data(), act_bytes, got);

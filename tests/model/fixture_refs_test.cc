@@ -1,12 +1,16 @@
-// Every reference in ../shared/fixtures/refs passes the fixtures rule, on the
-// scalar reference kernels and on the fastest kernels this CPU has:
-// llama/qwen2 (dense) and deepseek2 (mixture-of-experts: argmax at >= 90% of
-// confident positions).
+// Every reference in ../shared/fixtures/refs passes the fixtures rule, on
+// every kernel table this CPU can execute (scalar reference, AVX2, AVX-512)
+// and on the AVX-512 kernels compiled against SIMDe (emulated) where the
+// CPU can run their AVX2 host code: llama/qwen2 (dense) and deepseek2
+// (mixture-of-experts: argmax at >= 90% of confident positions), the
+// grouped-routing DeepSeek fixture with the routing its metadata declares.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/fixtures.h"
+#include "kernels/kernel_tables.h"
 #include "model/reference_judge.h"
 
 namespace tf {
@@ -28,31 +32,33 @@ std::vector<std::string> Refs(const std::string& prefix) {
 
 std::vector<std::string> AllRefs() {
   std::vector<std::string> out;
-  for (const char* prefix : {"tiny-llama", "tiny-qwen2", "tiny-deepseek3-q8_0"}) {
+  for (const char* prefix : {"tiny-llama", "tiny-qwen2", "tiny-deepseek3"}) {
     for (auto& r : Refs(prefix)) out.push_back(r);
   }
   return out;
 }
 
-using Case = std::tuple<std::string, Isa>;
+using Case = std::tuple<std::string, testing::NamedTable>;
 class FixtureRefTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(FixtureRefTest, PassesFixtureRule) {
-  const auto& [ref, isa] = GetParam();
+  const auto& [ref, table] = GetParam();
   ASSERT_NE(ref, "<fixtures missing>") << "fixtures not found at " << testing::FixturesDir();
   ThreadPool pool(2);
-  const auto result = testing::JudgeAgainstReference(testing::FixturePath("refs/" + ref), isa, &pool);
+  const auto result = testing::JudgeAgainstReference(testing::FixturePath("refs/" + ref), *table.table, &pool);
   testing::ExpectPassesRule(result, IsMoe(ref));
+  if (ref.rfind("tiny-deepseek3-grouped", 0) == 0) {
+    // DeepSeek's own code made these references with the routing the file
+    // declares (2 groups of 8 experts, the best 1 used): every check
+    // position and every confident argmax match, far inside the fixed 0.3.
+    EXPECT_EQ(result.check_within_tol, result.check_positions);
+    EXPECT_EQ(result.confident_argmax_equal, result.confident_positions) << result.detail;
+    EXPECT_LT(result.max_check_diff, 1e-3);
+  }
   RecordProperty("max_check_diff", std::to_string(result.max_check_diff));
   RecordProperty("greedy_checked", result.greedy_compared);
   RecordProperty("check_within_tol", result.check_within_tol);
   RecordProperty("greedy_text_checked", result.greedy_text_checked);
-}
-
-std::vector<Isa> IsasToTest() {
-  std::vector<Isa> isas = {Isa::kScalar};
-  if (BestIsa() != Isa::kScalar) isas.push_back(BestIsa());
-  return isas;
 }
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
@@ -61,61 +67,41 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   for (char& c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   }
-  return name + "_" + std::string(IsaName(std::get<1>(info.param)));
+  return name + "_" + std::get<1>(info.param).name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureRefTest,
-                         ::testing::Combine(::testing::ValuesIn(AllRefs()), ::testing::ValuesIn(IsasToTest())),
+                         ::testing::Combine(::testing::ValuesIn(AllRefs()), ::testing::ValuesIn(testing::TablesToTest())),
                          CaseName);
 
-// tiny-deepseek3-grouped declares 16 experts in 4 groups of which a token
-// may use the best 2 (deepseek2.expert_group_count 4,
-// expert_group_used_count 2), and tokenfab routes exactly so (see the
-// RouteToken tests in deepseek2_test.cc). The references were made with
-// other routing. At position 0 (BOS alone) the final hidden state is fixed
-// by the reference logits (they are output.weight times an RMS-normalized
-// vector to 1e-6), and searching every expert choice per layer for the one
-// that reproduces it gives {8,9,10,15}, {8,9,10,14}, {2,4,5,7} with our
-// weights: each set lies inside one half of the experts, which no
-// 4-groups/2-used rule yields but 2 groups of 8 with the best 1 used does.
-// With that routing every check position of all four references matches
-// to within 1e-4 (below). The fixture's metadata and its expected values
-// disagree; the test of the file as declared stays visible (reported Not
-// Run) until the fixture is regenerated or its metadata corrected.
-TEST(GroupedDeepseekRefTest, DISABLED_PassesFixtureRuleAsDeclared) {
-  ThreadPool pool(2);
-  for (const std::string& ref : Refs("tiny-deepseek3-grouped")) {
-    SCOPED_TRACE(ref);
-    const auto result = testing::JudgeAgainstReference(testing::FixturePath("refs/" + ref), BestIsa(), &pool);
-    testing::ExpectPassesRule(result, /*moe=*/true);
-  }
-}
-
-// The same references with the routing they were made with, given the way a
-// user corrects a file's metadata (--override-kv): group-limited routing
-// with 2 groups of 8 experts, the best 1 used, on every ISA. The match is
-// exact up to float32 rounding, far inside the fixed 0.3 tolerance.
-TEST(GroupedDeepseekRefTest, PassesFixtureRuleWithTheRoutingTheReferencesUsed) {
-  const std::vector<std::string> overrides = {"deepseek2.expert_group_count=int:2",
-                                              "deepseek2.expert_group_used_count=int:1"};
-  ThreadPool pool(2);
-  for (const Isa isa : IsasToTest()) {
-    for (const std::string& ref : Refs("tiny-deepseek3-grouped")) {
-      SCOPED_TRACE(ref + " on " + std::string(IsaName(isa)));
-      ASSERT_NE(ref, "<fixtures missing>") << "fixtures not found at " << testing::FixturesDir();
-      const auto result = testing::JudgeAgainstReference(testing::FixturePath("refs/" + ref), isa, &pool, overrides);
-      testing::ExpectPassesRule(result, /*moe=*/true);
-      EXPECT_EQ(result.check_within_tol, result.check_positions);
-      EXPECT_EQ(result.confident_argmax_equal, result.confident_positions) << result.detail;
-      EXPECT_LT(result.max_check_diff, 1e-3);
-    }
-  }
-}
-
-TEST(FixtureRefCoverageTest, EveryReferenceFileIsJudged) {
+TEST(FixtureRefCoverageTest, EveryReferenceFileIsJudgedOnEveryTable) {
   // 5 dense models and 2 DeepSeek models, 4 prompts each.
   EXPECT_EQ(Refs("tiny-llama").size() + Refs("tiny-qwen2").size(), 20u) << testing::FixturesDir();
   EXPECT_EQ(Refs("tiny-deepseek3").size(), 8u) << testing::FixturesDir();
+  EXPECT_EQ(AllRefs().size(), 28u);
+  // Scalar always; AVX2 and the emulated AVX-512 on any AVX2 machine.
+  const auto tables = testing::TablesToTest();
+  EXPECT_GE(tables.size(), GetCpuFeatures().HasAvx2Set() ? 3u : 1u);
+}
+
+// The AVX-512 table replaces exactly these AVX2 kernels; everything else
+// it runs is AVX2's (tokenfab info prints the same list). The emulated
+// build must override the same entries, or the fixture runs above would
+// test something other than what AVX-512 machines execute.
+TEST(KernelTableOverridesTest, Avx512TableSaysWhichKernelsItOverrides) {
+  if (!GetCpuFeatures().HasAvx2Set()) GTEST_SKIP() << "no AVX2: neither AVX-512 table can be built here";
+  const std::vector<std::string> expected = {
+      "vec_dot f32",  "vec_dot f16",  "vec_dot q4_0", "packed_gemm q4_0", "vec_dot q8_0",
+      "packed_gemm q8_0", "vec_dot bf16", "dot_f32",  "axpy_f32"};
+  const KernelTable& avx2 = GetKernelTable(Isa::kAvx2);
+  EXPECT_EQ(KernelOverrides(testing::EmulatedAvx512Table(), avx2), expected);
+  const auto isas = AvailableIsas();
+  if (std::find(isas.begin(), isas.end(), Isa::kAvx512) != isas.end()) {
+    EXPECT_EQ(KernelOverrides(GetKernelTable(Isa::kAvx512), avx2), expected);
+  }
+  // AVX2 over scalar, for contrast: the table every AVX-512 one starts from.
+  EXPECT_FALSE(KernelOverrides(avx2, GetKernelTable(Isa::kScalar)).empty());
+  EXPECT_TRUE(KernelOverrides(avx2, avx2).empty());
 }
 
 }  // namespace

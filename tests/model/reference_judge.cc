@@ -33,7 +33,7 @@ std::string Join(const std::vector<int32_t>& v) {
 
 }  // namespace
 
-JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, ThreadPool* pool,
+JudgeResult JudgeAgainstReference(const std::string& ref_json_path, const KernelTable& kernels, ThreadPool* pool,
                                   const std::vector<std::string>& override_kv) {
   JudgeResult r;
   const auto ref = nlohmann::json::parse(ReadFile(ref_json_path));
@@ -48,7 +48,9 @@ JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, Thr
     return r;
   }
   auto tokenizer = Tokenizer::FromGguf(**file);
-  auto model = LoadModel(**file, ModelOptions{isa}, testing::LoadPool());
+  ModelOptions options;
+  options.kernels = &kernels;
+  auto model = LoadModel(**file, options, pool);
   if (!tokenizer.ok() || !model.ok()) {
     r.detail = !tokenizer.ok() ? tokenizer.status().ToString() : model.status().ToString();
     return r;

@@ -34,7 +34,7 @@ struct JudgeResult {
 
 // Loads the model named by the reference (with `override_kv` metadata
 // overrides, KEY=TYPE:VALUE, applied first) and runs the whole procedure.
-JudgeResult JudgeAgainstReference(const std::string& ref_json_path, Isa isa, ThreadPool* pool,
+JudgeResult JudgeAgainstReference(const std::string& ref_json_path, const KernelTable& kernels, ThreadPool* pool,
                                   const std::vector<std::string>& override_kv = {});
 
 // Asserts the four rules; `moe` relaxes rule 3 to 90%.

@@ -17,10 +17,7 @@ void FillAvx2Kernels(KernelTable* t) {
   t->weights[static_cast<size_t>(DType::kQ6_K)].vec_dot4 = avx2::DotQ6_Kx4;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx2::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx2::GemmQ8_0x8;
-  t->quantize_q8s = avx2::QuantizeQ8S;
-  t->probe_int8_ops = avx2::ProbeInt8Ops;
-  t->probe_fp32_ops = avx2::ProbeFp32Ops;
-  t->probe_read = avx2::ProbeRead;
+  t->quantize[static_cast<size_t>(ActFormat::kQ8S)] = avx2::QuantizeQ8S;
   t->sgemm = avx2::Sgemm;
   t->sgemm_nt = avx2::SgemmNT;
   t->exp_sum = avx2::ExpSum;

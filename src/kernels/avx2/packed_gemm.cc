@@ -11,6 +11,7 @@
 
 #include "kernels/avx2/avx2_common.h"
 #include "kernels/avx2/avx2_kernels.h"
+#include "kernels/packed_gemm_driver.h"
 #include "tensor/float16.h"
 #include "tensor/packed_blocks.h"
 
@@ -216,78 +217,54 @@ void Q8_0x8Tile(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x
   for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
 }
 
-// Runs Tile<1..kTile> over every group and token.
-template <typename Block, template <int> class Tile>
-void PackedGemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
-                int64_t n_tokens, float* y, int64_t y_stride) {
-  const int64_t n_blocks = k / 32;
-  const BlockQ8S* x[kTile];
-  for (int64_t g = 0; g < n_groups; ++g) {
-    const auto* wg = reinterpret_cast<const Block*>(w) + g * n_blocks;
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {
-      const int count = static_cast<int>(std::min<int64_t>(kTile, n_tokens - t0));
-      for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
-      float* out = y + t0 * y_stride + g * kPackRows;
-      switch (count) {
-        case 4: Tile<4>::Run(n_blocks, wg, x, out, y_stride); break;
-        case 3: Tile<3>::Run(n_blocks, wg, x, out, y_stride); break;
-        case 2: Tile<2>::Run(n_blocks, wg, x, out, y_stride); break;
-        default: Tile<1>::Run(n_blocks, wg, x, out, y_stride); break;
-      }
-    }
-  }
-}
-
-template <int T>
-struct Q4Tile {
-  static void Run(int64_t nb, const BlockQ4_0x8* w, const BlockQ8S* const* x, float* y, int64_t s) {
+// The kernel traits the shared driver (kernels/packed_gemm_driver.h) runs:
+// the hand-written 4-token tiles where GCC's generic ones spill.
+struct Q4Kernel {
+  using Block = BlockQ4_0x8;
+  static constexpr int kGroupRows = kPackRows;
+  static constexpr int kTileTokens = kTile;
+  static constexpr bool kDecodePairs = true;
+  template <int T>
+  static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
     if constexpr (T == 4) {
       Q4_0x8Tile4(nb, w, x, y, s);
     } else {
       Q4_0x8Tile<T>(nb, w, x, y, s);
     }
   }
+  static void DecodePair(int64_t nb, const Block* a, const Block* b, const BlockQ8S* x, float* y) {
+    Q4_0x8PairOneToken(nb, a, b, x, y);
+  }
 };
-template <int T>
-struct Q8Tile {
-  static void Run(int64_t nb, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t s) {
+
+struct Q8Kernel {
+  using Block = BlockQ8_0x8;
+  static constexpr int kGroupRows = kPackRows;
+  static constexpr int kTileTokens = kTile;
+  static constexpr bool kDecodePairs = true;
+  template <int T>
+  static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
     if constexpr (T == 4) {
       Q8_0x8Tile4(nb, w, x, y, s);
     } else {
       Q8_0x8Tile<T>(nb, w, x, y, s);
     }
   }
+  static void DecodePair(int64_t nb, const Block* a, const Block* b, const BlockQ8S* x, float* y) {
+    Q8_0x8PairOneToken(nb, a, b, x, y);
+  }
 };
-
-}  // namespace
-
-namespace {
-
-// One token (decode): pairs of 8-row groups share each activation load; an
-// odd last group goes through the one-token tile.
-template <typename Block, void (*Pair)(int64_t, const Block*, const Block*, const BlockQ8S*, float*),
-          void (*Single)(int64_t, const Block*, const BlockQ8S* const*, float*, int64_t)>
-void GemvOneToken(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, float* y, int64_t y_stride) {
-  const int64_t n_blocks = k / 32;
-  const auto* wg = reinterpret_cast<const Block*>(w);
-  const auto* x = reinterpret_cast<const BlockQ8S*>(act);
-  int64_t g = 0;
-  for (; g + 2 <= n_groups; g += 2) Pair(n_blocks, wg + g * n_blocks, wg + (g + 1) * n_blocks, x, y + g * kPackRows);
-  if (g < n_groups) Single(n_blocks, wg + g * n_blocks, &x, y + g * kPackRows, y_stride);
-}
 
 }  // namespace
 
 void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
-  if (n_tokens == 1) return GemvOneToken<BlockQ4_0x8, Q4_0x8PairOneToken, Q4_0x8Tile<1>>(k, w, n_groups, act, y, y_stride);
-  PackedGemm<BlockQ4_0x8, Q4Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
+  packed_gemm::Gemm<Q4Kernel>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
-  if (n_tokens == 1) return GemvOneToken<BlockQ8_0x8, Q8_0x8PairOneToken, Q8_0x8Tile<1>>(k, w, n_groups, act, y, y_stride);
-  PackedGemm<BlockQ8_0x8, Q8Tile>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
+  packed_gemm::Gemm<Q8Kernel>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
 // Same values as the scalar QuantizeRowQ8S: x * (1 / d) rounded to nearest

@@ -18,9 +18,6 @@ void FillAvx512Kernels(KernelTable* t) {
   set(DType::kQ8_0, avx512::DotQ8_0);
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx512::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx512::GemmQ8_0x8;
-  t->probe_int8_ops = avx512::ProbeInt8Ops;
-  t->probe_fp32_ops = avx512::ProbeFp32Ops;
-  t->probe_read = avx512::ProbeRead;
   t->dot_f32 = avx512::DotF32Plain;
   t->axpy_f32 = avx512::AxpyF32;
 }

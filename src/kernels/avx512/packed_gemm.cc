@@ -1,11 +1,12 @@
-// AVX-512 VNNI matrix kernels over packed Q4_0/Q8_0 weights: the layout and
-// loop structure of the AVX2 kernels (avx2/packed_gemm.cc), with vpdpbusd
-// accumulating the byte products straight into int32 (no int16 stage, no
-// separate widening multiply).
+// AVX-512 VNNI matrix kernels over packed Q4_0/Q8_0 weights: the layout of
+// the AVX2 kernels and the shared driver (kernels/packed_gemm_driver.h),
+// with vpdpbusd accumulating the byte products straight into int32 (no
+// int16 stage, no separate widening multiply).
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/avx512/avx512_intrinsics.h"
+#include "kernels/packed_gemm_driver.h"
 #include "tensor/packed_blocks.h"
 
 namespace tf::TF_AVX512_NS {
@@ -74,44 +75,42 @@ void Q8_0x8Tile(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x
   for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
 }
 
-template <typename Block, void (*Tile1)(int64_t, const Block*, const BlockQ8S* const*, float*, int64_t),
-          void (*Tile2)(int64_t, const Block*, const BlockQ8S* const*, float*, int64_t),
-          void (*Tile3)(int64_t, const Block*, const BlockQ8S* const*, float*, int64_t),
-          void (*Tile4)(int64_t, const Block*, const BlockQ8S* const*, float*, int64_t)>
-void PackedGemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
-                int64_t n_tokens, float* y, int64_t y_stride) {
-  const int64_t n_blocks = k / 32;
-  const BlockQ8S* x[kTile];
-  for (int64_t g = 0; g < n_groups; ++g) {
-    const auto* wg = reinterpret_cast<const Block*>(w) + g * n_blocks;
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTile) {
-      const int count = static_cast<int>(std::min<int64_t>(kTile, n_tokens - t0));
-      for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
-      float* out = y + t0 * y_stride + g * kPackRows;
-      switch (count) {
-        case 4: Tile4(n_blocks, wg, x, out, y_stride); break;
-        case 3: Tile3(n_blocks, wg, x, out, y_stride); break;
-        case 2: Tile2(n_blocks, wg, x, out, y_stride); break;
-        default: Tile1(n_blocks, wg, x, out, y_stride); break;
-      }
-    }
+// The kernel traits the shared driver (kernels/packed_gemm_driver.h) runs;
+// decode goes group by group through the 1-token tile.
+struct Q4Kernel {
+  using Block = BlockQ4_0x8;
+  static constexpr int kGroupRows = kPackRows;
+  static constexpr int kTileTokens = kTile;
+  static constexpr bool kDecodePairs = false;
+  template <int T>
+  static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
+    Q4_0x8Tile<T>(nb, w, x, y, s);
   }
-}
+  static void DecodePair(int64_t, const Block*, const Block*, const BlockQ8S*, float*) {}
+};
+
+struct Q8Kernel {
+  using Block = BlockQ8_0x8;
+  static constexpr int kGroupRows = kPackRows;
+  static constexpr int kTileTokens = kTile;
+  static constexpr bool kDecodePairs = false;
+  template <int T>
+  static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
+    Q8_0x8Tile<T>(nb, w, x, y, s);
+  }
+  static void DecodePair(int64_t, const Block*, const Block*, const BlockQ8S*, float*) {}
+};
 
 }  // namespace
 
 void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
-  PackedGemm<BlockQ4_0x8, Q4_0x8Tile<1>, Q4_0x8Tile<2>, Q4_0x8Tile<3>, Q4_0x8Tile<4>>(k, w, n_groups, act,
-                                                                                     act_stride, n_tokens, y,
-                                                                                     y_stride);
+  packed_gemm::Gemm<Q4Kernel>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride) {
-  PackedGemm<BlockQ8_0x8, Q8_0x8Tile<1>, Q8_0x8Tile<2>, Q8_0x8Tile<3>, Q8_0x8Tile<4>>(k, w, n_groups, act,
-                                                                                     act_stride, n_tokens, y,
-                                                                                     y_stride);
+  packed_gemm::Gemm<Q8Kernel>(k, w, n_groups, act, act_stride, n_tokens, y, y_stride);
 }
 
 }  // namespace tf::TF_AVX512_NS

@@ -14,27 +14,24 @@ void QuantizeQ8_K(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_K
 }  // namespace reference
 
 void FillScalarKernels(KernelTable* t) {
-  auto set = [t](DType w, DType act, VecDotFn fn) { t->weights[static_cast<size_t>(w)] = {act, fn}; };
-  set(DType::kF32, DType::kF32, reference::DotF32);
-  set(DType::kF16, DType::kF32, reference::DotF16);
-  set(DType::kBF16, DType::kF32, reference::DotBF16);
-  set(DType::kQ4_0, DType::kQ8_0, reference::DotQ4_0);
-  set(DType::kQ4_1, DType::kQ8_1, reference::DotQ4_1);
-  set(DType::kQ5_0, DType::kQ8_0, reference::DotQ5_0);
-  set(DType::kQ5_1, DType::kQ8_1, reference::DotQ5_1);
-  set(DType::kQ8_0, DType::kQ8_0, reference::DotQ8_0);
-  set(DType::kQ4_K, DType::kQ8_K, reference::DotQ4_K);
-  set(DType::kQ5_K, DType::kQ8_K, reference::DotQ5_K);
-  set(DType::kQ6_K, DType::kQ8_K, reference::DotQ6_K);
-  t->quantize[static_cast<size_t>(DType::kQ8_0)] = reference::QuantizeQ8_0;
-  t->quantize[static_cast<size_t>(DType::kQ8_1)] = reference::QuantizeQ8_1;
-  t->quantize[static_cast<size_t>(DType::kQ8_K)] = reference::QuantizeQ8_K;
+  auto set = [t](DType w, ActFormat act, VecDotFn fn) { t->weights[static_cast<size_t>(w)] = {act, fn}; };
+  set(DType::kF32, ActFormat::kF32, reference::DotF32);
+  set(DType::kF16, ActFormat::kF32, reference::DotF16);
+  set(DType::kBF16, ActFormat::kF32, reference::DotBF16);
+  set(DType::kQ4_0, ActFormat::kQ8_0, reference::DotQ4_0);
+  set(DType::kQ4_1, ActFormat::kQ8_1, reference::DotQ4_1);
+  set(DType::kQ5_0, ActFormat::kQ8_0, reference::DotQ5_0);
+  set(DType::kQ5_1, ActFormat::kQ8_1, reference::DotQ5_1);
+  set(DType::kQ8_0, ActFormat::kQ8_0, reference::DotQ8_0);
+  set(DType::kQ4_K, ActFormat::kQ8_K, reference::DotQ4_K);
+  set(DType::kQ5_K, ActFormat::kQ8_K, reference::DotQ5_K);
+  set(DType::kQ6_K, ActFormat::kQ8_K, reference::DotQ6_K);
+  t->quantize[static_cast<size_t>(ActFormat::kQ8_0)] = reference::QuantizeQ8_0;
+  t->quantize[static_cast<size_t>(ActFormat::kQ8_1)] = reference::QuantizeQ8_1;
+  t->quantize[static_cast<size_t>(ActFormat::kQ8_K)] = reference::QuantizeQ8_K;
+  t->quantize[static_cast<size_t>(ActFormat::kQ8S)] = QuantizeRowQ8S;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = reference::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = reference::GemmQ8_0x8;
-  t->quantize_q8s = QuantizeRowQ8S;
-  t->probe_int8_ops = reference::ProbeInt8Ops;
-  t->probe_fp32_ops = reference::ProbeFp32Ops;
-  t->probe_read = reference::ProbeRead;
   t->sgemm = reference::Sgemm;
   t->sgemm_nt = reference::SgemmNT;
   t->exp_sum = reference::ExpSum;

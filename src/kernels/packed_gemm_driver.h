@@ -1,0 +1,80 @@
+// The loop every instruction set's packed-GEMM kernels share: for each
+// packed group of rows, tokens in tiles that reuse one unpacking of the
+// group's weights, and one-token decode that streams each weight byte once
+// (optionally two groups per pass, sharing each activation load). Only the
+// tile bodies are ISA code; they come in a kernel-traits type:
+//
+//   struct Q4Kernel {                       // one per ISA and weight type
+//     using Block = BlockQ4_0x8;            // the packed row layout: a block column of
+//     static constexpr int kGroupRows = 8;  //   kGroupRows interleaved rows
+//     static constexpr int kTileTokens = 4; // tokens per pass over a group's weights
+//     static constexpr bool kDecodePairs = true;  // decode two groups per pass
+//     template <int T> static void Tile(int64_t n_blocks, const Block* w, const BlockQ8S* const* x,
+//                                       float* y, int64_t y_stride);       // T = 1..kTileTokens
+//     static void DecodePair(int64_t n_blocks, const Block* a, const Block* b, const BlockQ8S* x,
+//                            float* y);  // rows of a then b: y[0..2 * kGroupRows)
+//   };
+//
+// Everything here is a template over that type, and each ISA defines its
+// traits in its own namespace, so every ISA's translation unit (compiled
+// with its own flags) gets its own copy and no instantiation can be shared
+// across instruction sets.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/packed_blocks.h"
+
+namespace tf::packed_gemm {
+
+// Kernel::Tile<count> for a pass of `count` tokens (1..T).
+template <typename Kernel, int T = Kernel::kTileTokens>
+inline void RunTile(int count, int64_t n_blocks, const typename Kernel::Block* w, const BlockQ8S* const* x, float* y,
+                    int64_t y_stride) {
+  if (count == T) {
+    Kernel::template Tile<T>(n_blocks, w, x, y, y_stride);
+  } else if constexpr (T > 1) {
+    RunTile<Kernel, T - 1>(count, n_blocks, w, x, y, y_stride);
+  }
+}
+
+// One token against n_groups groups: pairs of groups where the kernel has
+// a pair body, the odd last group (or every group) through the 1-token tile.
+template <typename Kernel>
+inline void Decode(int64_t n_blocks, const typename Kernel::Block* groups, int64_t n_groups, const BlockQ8S* x, float* y,
+                   int64_t y_stride) {
+  int64_t g = 0;
+  if constexpr (Kernel::kDecodePairs) {
+    for (; g + 2 <= n_groups; g += 2) {
+      Kernel::DecodePair(n_blocks, groups + g * n_blocks, groups + (g + 1) * n_blocks, x, y + g * Kernel::kGroupRows);
+    }
+  }
+  for (; g < n_groups; ++g) Kernel::template Tile<1>(n_blocks, groups + g * n_blocks, &x, y + g * Kernel::kGroupRows, y_stride);
+}
+
+// The PackedGemmFn contract (kernels/kernel_table.h): n_groups groups of
+// kGroupRows rows of k weights starting at `w`, n_tokens BlockQ8S rows
+// act_stride bytes apart, y[t * y_stride + kGroupRows * group + r].
+template <typename Kernel>
+void Gemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride, int64_t n_tokens,
+          float* y, int64_t y_stride) {
+  using Block = typename Kernel::Block;
+  const int64_t n_blocks = k / 32;  // a Block holds 32 weights of each of its rows
+  const auto* groups = reinterpret_cast<const Block*>(w);
+  if (n_tokens == 1) {
+    Decode<Kernel>(n_blocks, groups, n_groups, reinterpret_cast<const BlockQ8S*>(act), y, y_stride);
+    return;
+  }
+  const BlockQ8S* x[Kernel::kTileTokens];
+  for (int64_t g = 0; g < n_groups; ++g) {
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += Kernel::kTileTokens) {
+      const int count = static_cast<int>(std::min<int64_t>(Kernel::kTileTokens, n_tokens - t0));
+      for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
+      RunTile<Kernel>(count, n_blocks, groups + g * n_blocks, x, y + t0 * y_stride + g * Kernel::kGroupRows, y_stride);
+    }
+  }
+}
+
+}  // namespace tf::packed_gemm
