@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -16,6 +18,7 @@
 #include "common/fixtures.h"
 #include "common/load_pool.h"
 #include "engine/engine.h"
+#include "engine/sequence_runner.h"
 #include "sample/json_constraint.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -30,7 +33,10 @@ class CollectingSink : public RequestSink {
   void OnDelta(StreamDelta delta) override {
     std::lock_guard<std::mutex> lock(mu_);
     text_ += delta.text;
-    for (const TokenLogprob& lp : delta.logprobs) tokens_.push_back(lp.token);
+    for (const TokenLogprob& lp : delta.logprobs) {
+      tokens_.push_back(lp.token);
+      logprobs_.push_back(lp);
+    }
     num_deltas_++;
     if (delta.finished) {
       done_ = true;
@@ -55,12 +61,17 @@ class CollectingSink : public RequestSink {
     std::lock_guard<std::mutex> lock(mu_);
     return tokens_;
   }
+  std::vector<TokenLogprob> logprobs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return logprobs_;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::string text_;
   std::vector<int32_t> tokens_;
+  std::vector<TokenLogprob> logprobs_;
   int num_deltas_ = 0;
   bool done_ = false;
   StreamDelta last_;
@@ -213,6 +224,52 @@ TEST(Engine, SeededSamplingIsReproducible) {
   }
   EXPECT_EQ(outputs[0], outputs[1]);
   EXPECT_NE(outputs[0], outputs[2]);
+}
+
+// Each token's logprob is log_softmax of the raw logits at its step (from an
+// independent run of the same model), the alternatives are the most likely
+// tokens best first with their own log-softmax values, and nothing outside
+// them is more likely than the last one listed.
+TEST(Engine, LogprobsAreTheLogSoftmaxOfTheLogitsBestFirst) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, SmallConfig(64, 64), "fixture");
+  const std::vector<int32_t> prompt = {1, 5, 9, 2};
+  auto sink = std::make_shared<CollectingSink>();
+  GenerationRequest g = Greedy(prompt, 6, sink);
+  g.sampling.temperature = 1.0f;  // sampled, so the chosen token is not always the best one
+  g.sampling.seed = 3;
+  g.top_logprobs = 4;
+  ASSERT_TRUE(engine->Submit(std::move(g)).ok());
+  sink->Wait();
+  const std::vector<TokenLogprob> lps = sink->logprobs();
+  ASSERT_EQ(lps.size(), 6u);
+  auto runner = *SequenceRunner::Create(m.model.get(), &pool, 32);
+  std::vector<float> logits;
+  ASSERT_TRUE(runner->Append(prompt, false, &logits).ok());
+  for (const TokenLogprob& lp : lps) {
+    double max = *std::max_element(logits.begin(), logits.end()), z = 0;
+    for (float v : logits) z += std::exp(static_cast<double>(v) - max);
+    auto log_softmax = [&](int32_t t) { return logits[t] - max - std::log(z); };
+    // Same weights and arithmetic; the engine's KV blocks are smaller, so
+    // attention sums in another order (float32 rounding).
+    EXPECT_NEAR(lp.logprob, log_softmax(lp.token), 1e-3) << "token " << lp.token;
+    ASSERT_EQ(lp.top.size(), 4u);
+    EXPECT_EQ(lp.top[0].first, std::max_element(logits.begin(), logits.end()) - logits.begin());
+    for (size_t j = 0; j < lp.top.size(); ++j) {
+      EXPECT_NEAR(lp.top[j].second, log_softmax(lp.top[j].first), 1e-3);
+      if (j > 0) {
+        EXPECT_GE(lp.top[j - 1].second, lp.top[j].second) << "alternatives best first";
+      }
+    }
+    for (int32_t t = 0; t < static_cast<int32_t>(logits.size()); ++t) {
+      const bool listed = std::any_of(lp.top.begin(), lp.top.end(), [t](const auto& e) { return e.first == t; });
+      if (!listed) {
+        ASSERT_LE(log_softmax(t), lp.top.back().second + 1e-3) << "token " << t << " outranks the list";
+      }
+    }
+    ASSERT_TRUE(runner->Append(std::vector<int32_t>{lp.token}, false, &logits).ok());
+  }
 }
 
 TEST(Engine, AbortEndsTheRequestAndReleasesItsBlocks) {

@@ -72,6 +72,70 @@ TEST(SamplerTest, TemperatureSharpensAndFlattens) {
   EXPECT_EQ(Histogram(hot, 1000).size(), 5u);
 }
 
+// softmax(logits / temperature) over `kept` (every token when empty).
+std::vector<double> Softmax(const std::vector<float>& logits, double temperature, const std::vector<int32_t>& kept) {
+  std::vector<double> p(logits.size(), 0.0);
+  double z = 0.0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (!kept.empty() && std::find(kept.begin(), kept.end(), static_cast<int32_t>(i)) == kept.end()) continue;
+    p[i] = std::exp(logits[i] / temperature);
+    z += p[i];
+  }
+  for (double& v : p) v /= z;
+  return p;
+}
+
+// How often each token is drawn matches the distribution the parameters
+// define: every token's count within 5 standard deviations of its binomial
+// expectation (a fixed seed makes the outcome deterministic; a sampler that
+// drew from the wrong distribution, e.g. without temperature or without
+// renormalizing after a filter, is off by far more).
+void ExpectFrequencies(SamplingParams p, const std::vector<double>& want, int draws = 40000) {
+  const std::map<int32_t, int> h = Histogram(p, draws);
+  for (size_t t = 0; t < want.size(); ++t) {
+    const auto it = h.find(static_cast<int32_t>(t));
+    const double got = it == h.end() ? 0.0 : it->second;
+    const double mean = want[t] * draws;
+    const double sd = std::sqrt(draws * want[t] * (1.0 - want[t]));
+    if (want[t] == 0.0) {
+      EXPECT_EQ(got, 0.0) << "token " << t << " must never be drawn";
+    } else {
+      EXPECT_NEAR(got, mean, 5.0 * sd) << "token " << t << ": p " << want[t];
+    }
+  }
+}
+
+TEST(SamplerTest, DrawsFollowTheSoftmax) {
+  const std::vector<float> l = Logits();
+  SamplingParams plain;  // temperature 1, no filters
+  ExpectFrequencies(plain, Softmax(l, 1.0, {}));
+  SamplingParams warm;
+  warm.temperature = 0.7f;
+  ExpectFrequencies(warm, Softmax(l, 0.7, {}));
+  SamplingParams hot;
+  hot.temperature = 1.8f;
+  ExpectFrequencies(hot, Softmax(l, 1.8, {}));
+}
+
+TEST(SamplerTest, FiltersRenormalizeOverWhatTheyKeep) {
+  const std::vector<float> l = Logits();
+  SamplingParams k;  // top-3 after temperature 0.7
+  k.temperature = 0.7f;
+  k.top_k = 3;
+  ExpectFrequencies(k, Softmax(l, 0.7, {1, 4, 2}));
+  SamplingParams p;  // p = .40, .36, .15, ...: the nucleus of 0.8 needs three tokens
+  p.top_p = 0.8f;
+  ExpectFrequencies(p, Softmax(l, 1.0, {1, 4, 2}));
+  SamplingParams m;  // min_p 0.3 keeps p >= 0.12: the same three
+  m.min_p = 0.3f;
+  ExpectFrequencies(m, Softmax(l, 1.0, {1, 4, 2}));
+  SamplingParams b;  // a bias moves mass as a logit change does
+  b.logit_bias = {{3, 2.0f}};
+  std::vector<float> biased = l;
+  biased[3] += 2.0f;
+  ExpectFrequencies(b, Softmax(biased, 1.0, {}));
+}
+
 TEST(SamplerTest, PenaltiesAndBias) {
   SamplingParams p;
   p.temperature = 0.0f;

@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,7 +95,36 @@ TEST(Server, CompletionAndChatShapes) {
   EXPECT_EQ(lp["token_logprobs"].size(), 4u);
   EXPECT_EQ(lp["top_logprobs"][0].size(), 2u);
   EXPECT_EQ(lp["text_offset"][0], 0);
-  EXPECT_LE(lp["token_logprobs"][0].get<double>(), 0.0);
+  // Greedy: each chosen token is the most likely one, so its logprob is the
+  // best of its alternatives; alternatives are log-probabilities of distinct
+  // tokens (together at most 1) and the engine test checks their values.
+  for (size_t i = 0; i < 4; ++i) {
+    const double chosen = lp["token_logprobs"][i].get<double>();
+    EXPECT_LE(chosen, 0.0);
+    double best = -1e30, mass = 0;
+    for (const auto& [piece, value] : lp["top_logprobs"][i].items()) {
+      best = std::max(best, value.get<double>());
+      mass += std::exp(value.get<double>());
+    }
+    EXPECT_DOUBLE_EQ(chosen, best) << "token " << i;
+    EXPECT_LE(mass, 1.0 + 1e-6);
+    EXPECT_EQ(lp["top_logprobs"][i][lp["tokens"][i].get<std::string>()], chosen);
+  }
+  // Chat logprobs list the alternatives best first.
+  const Json chat_lp = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 3}, {"temperature", 0},
+                        {"logprobs", true}, {"top_logprobs", 3}};
+  r = Call(server.port(), "POST", "/v1/chat/completions", chat_lp.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json content = Json::parse(r.body)["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 3u);
+  for (const Json& entry : content) {
+    ASSERT_EQ(entry["top_logprobs"].size(), 3u);
+    EXPECT_EQ(entry["top_logprobs"][0]["token"], entry["token"]);
+    EXPECT_EQ(entry["top_logprobs"][0]["logprob"], entry["logprob"]);
+    for (size_t j = 1; j < 3; ++j) {
+      EXPECT_GE(entry["top_logprobs"][j - 1]["logprob"].get<double>(), entry["top_logprobs"][j]["logprob"].get<double>());
+    }
+  }
   with_lp["stream"] = true;
   r = Call(server.port(), "POST", "/v1/completions", with_lp.dump());
   int streamed_tokens = 0;
@@ -121,7 +154,11 @@ TEST(Server, CompletionAndChatShapes) {
   EXPECT_EQ(finish["choices"][0]["finish_reason"], "length");
 }
 
-TEST(Server, ThirtyTwoConcurrentGreedyStreamsMatchTheirSoloRuns) {
+// 32 clients at once get what each gets alone, and their streams really
+// run together: from each stream's first token to its last, most of the
+// others are streaming too (a server that answered one request at a time
+// would give intervals that never overlap).
+TEST(Server, ThirtyTwoConcurrentGreedyStreamsMatchTheirSoloRunsAndOverlap) {
   TestServer server;
   const int n = 32, max_tokens = 12;
   std::vector<std::string> alone(n), together(n);
@@ -129,11 +166,20 @@ TEST(Server, ThirtyTwoConcurrentGreedyStreamsMatchTheirSoloRuns) {
     alone[i] = StreamedText(Call(server.port(), "POST", "/v1/completions",
                                  CompletionBody(PromptTokens(i, 3 + i % 11), max_tokens, true).dump()));
   }
+  using Clock = std::chrono::steady_clock;
+  std::vector<Clock::time_point> first_token(n), last_token(n);
   std::vector<std::thread> clients;
   for (int i = 0; i < n; ++i) {
     clients.emplace_back([&, i] {
-      together[i] = StreamedText(Call(server.port(), "POST", "/v1/completions",
-                                      CompletionBody(PromptTokens(i, 3 + i % 11), max_tokens, true).dump()));
+      RawConnection c(server.port());
+      if (!c.Send(BuildRequest("POST", "/v1/completions", CompletionBody(PromptTokens(i, 3 + i % 11), max_tokens, true).dump()))) {
+        return;
+      }
+      if (!c.ReadUntil("\"text\"")) return;  // the first token's event
+      first_token[i] = Clock::now();
+      const std::optional<HttpReply> reply = c.ReadReply();
+      last_token[i] = Clock::now();
+      if (reply) together[i] = StreamedText(*reply);
     });
   }
   for (auto& t : clients) t.join();
@@ -141,6 +187,14 @@ TEST(Server, ThirtyTwoConcurrentGreedyStreamsMatchTheirSoloRuns) {
     EXPECT_FALSE(alone[i].empty());
     EXPECT_EQ(together[i], alone[i]) << "stream " << i;
   }
+  int most_at_once = 0;
+  for (int i = 0; i < n; ++i) {
+    int streaming = 0;
+    for (int j = 0; j < n; ++j) streaming += first_token[j] <= first_token[i] && first_token[i] <= last_token[j];
+    most_at_once = std::max(most_at_once, streaming);
+  }
+  EXPECT_GE(most_at_once, n / 2) << "streams did not run concurrently";
+  RecordProperty("most_streams_at_once", most_at_once);
   EXPECT_TRUE(WaitForMetric(server.port(), "tokenfab_kv_blocks_used", 0));
 }
 
@@ -349,17 +403,36 @@ TEST(Server, AThousandIdleConnectionsLeaveHealthResponsive) {
   EXPECT_EQ(gen.status, 200);
 }
 
+// A client that keeps trickling header bytes never finishes its request:
+// the read deadline counts from the request's start, not from the last
+// byte, so it gets 408 and a closed socket on time however long it dribbles.
 TEST(Server, SlowlorisGets408AndAClosedSocket) {
   ServerSetup setup;
   setup.api.http.read_timeout = std::chrono::milliseconds(400);
   TestServer server(setup);
   RawConnection slow(server.port());
-  ASSERT_TRUE(slow.Send("POST /v1/completions HTTP/1.1\r\nHost: x\r\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  ASSERT_TRUE(slow.Send("X-Dribble: a\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow.Send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nX-Dribble: "));
+  std::atomic<bool> stop{false};
+  std::atomic<int> bytes_near_deadline{0};
+  std::thread dribble([&] {
+    // One byte every 40 ms until the server answers (or for 5 s: far past the deadline).
+    for (int i = 0; i < 125 && !stop.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
+      if (!slow.Send("a")) break;  // the server closed the socket
+      // Bytes in the last 100 ms before the deadline: a deadline that restarted
+      // with each byte would then never fire while the client keeps going.
+      if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(300)) ++bytes_near_deadline;
+    }
+  });
   const auto reply = slow.ReadReply();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stop.store(true);
+  dribble.join();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status, 408);
+  EXPECT_GT(bytes_near_deadline.load(), 0) << "the client must still be sending when the deadline passes";
+  EXPECT_LT(seconds, 3.0) << "the deadline must not restart with each byte";
   EXPECT_TRUE(slow.WaitClosed());
   EXPECT_EQ(Call(server.port(), "GET", "/health").status, 200);
 }
