@@ -32,7 +32,22 @@ Status Status::WithContext(std::string_view context) const {
   std::string message(context);
   message += ": ";
   message += message_;
-  return Status(code_, std::move(message));
+  Status out(code_, std::move(message));
+  out.param_ = param_;
+  out.reason_ = reason_;
+  return out;
+}
+
+Status Status::WithParam(std::string param) const {
+  Status out = *this;
+  if (!ok()) out.param_ = std::move(param);
+  return out;
+}
+
+Status Status::WithReason(std::string reason) const {
+  Status out = *this;
+  if (!ok()) out.reason_ = std::move(reason);
+  return out;
 }
 
 }  // namespace tf

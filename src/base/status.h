@@ -1,6 +1,8 @@
 // Recoverable errors as values. A Status carries a code and a message that
-// names the offending field and value; StatusOr<T> carries either a value or
-// the Status that explains why there is none. Nothing here throws.
+// names the offending field and value, and optionally that field's name and
+// a short reason as data (what an API reports as `param` and `code`, so no
+// caller parses the message to recover them); StatusOr<T> carries either a
+// value or the Status that explains why there is none. Nothing here throws.
 #pragma once
 
 #include <string>
@@ -45,9 +47,18 @@ class [[nodiscard]] Status {
   // Prepends context ("loading model: ") so errors read from outer to inner.
   Status WithContext(std::string_view context) const;
 
+  // The parameter (request field, flag) the error is about; empty if none.
+  const std::string& param() const { return param_; }
+  Status WithParam(std::string param) const;
+  // A machine-readable reason, e.g. "context_length_exceeded"; empty if none.
+  const std::string& reason() const { return reason_; }
+  Status WithReason(std::string reason) const;
+
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string param_;
+  std::string reason_;
 };
 
 inline Status InvalidArgumentError(std::string m) {

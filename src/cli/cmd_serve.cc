@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "gguf/gguf_override.h"
 #include "server/api_server.h"
+#include "server/engine_backend.h"
 
 namespace tf {
 namespace {
@@ -59,7 +60,7 @@ struct ServingState {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<ChatTemplate> chat_template;
   std::unique_ptr<Engine> engine;
-  ServedModel served;
+  EngineBackend backend;
 };
 
 StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g) {
@@ -100,15 +101,15 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
                   std::filesystem::file_size(o.model.path), DescribeGgufOverrides(o.model.override_kv));
   TF_ASSIGN_OR_RETURN(state->engine, Engine::Create(state->loaded.model.get(), state->loaded.tokenizer.get(),
                                                     state->pool.get(), config, fingerprint));
-  ServedModel& s = state->served;
+  ServedModel s;
   s.name = o.served_model_name.empty() ? std::filesystem::path(o.model.path).stem().string() : o.served_model_name;
-  s.engine = state->engine.get();
   s.tokenizer = state->loaded.tokenizer.get();
   s.chat_template = state->chat_template.get();
   s.reasoning = TemplateUsesThinking(source);
   s.ctx_size = config.ctx_size;
   s.n_vocab = model.config().n_vocab;
   s.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  TF_RETURN_IF_ERROR(state->backend.AddModel(s, state->engine.get()));
   fmt::print(stderr, "tokenfab serve: model '{}' ready: ctx {} tokens, KV pool {} blocks x {} tokens ({:.2f} GiB {}), "
                      "max {} sequences, {} tokens per step, {} threads\n",
              s.name, config.ctx_size, config.num_kv_blocks, config.block_size,
@@ -147,7 +148,7 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
         return;
       }
       state = std::move(*loaded);
-      server.SetModel(&state->served);
+      server.SetBackend(&state->backend);
     });
   });
 

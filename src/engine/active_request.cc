@@ -7,16 +7,6 @@
 
 namespace tf {
 
-const char* FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    case FinishReason::kAbort: return "abort";
-    case FinishReason::kError: return "error";
-  }
-  return "error";
-}
-
 ActiveRequest::ActiveRequest(uint64_t id, SeqId seq_id, GenerationRequest gen, const Vocab& vocab,
                            const TextPieces& pieces, int64_t ctx_size)
     : id_(id), gen_(std::move(gen)), vocab_(vocab), pieces_(pieces), ctx_size_(ctx_size),

@@ -57,20 +57,7 @@ Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& con
 Engine::~Engine() { Shutdown(); }
 
 StatusOr<uint64_t> Engine::Submit(GenerationRequest request) {
-  const int64_t n_prompt = static_cast<int64_t>(request.prompt.size());
-  if (n_prompt == 0) return InvalidArgumentError("the prompt has no tokens");
-  if (n_prompt >= config_.ctx_size) {
-    return InvalidArgumentError(fmt::format("the prompt has {} tokens; the context (n_ctx) holds {} including at "
-                                            "least one generated token",
-                                            n_prompt, config_.ctx_size));
-  }
-  const int64_t n_vocab = model_->config().n_vocab;
-  for (int32_t t : request.prompt) {
-    if (t < 0 || t >= n_vocab) return InvalidArgumentError(fmt::format("prompt token id {} is outside [0, {})", t, n_vocab));
-  }
-  if (request.max_tokens <= 0) return InvalidArgumentError(fmt::format("max_tokens {} must be at least 1", request.max_tokens));
-  TF_RETURN_IF_ERROR(request.sampling.Validate(n_vocab));
-  if (request.sink == nullptr) return InvalidArgumentError("a request needs a sink");
+  TF_RETURN_IF_ERROR(ValidateGenerationRequest(request, model_->config().n_vocab, config_.ctx_size));
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_ || !alive_.load()) return UnavailableError("the engine is not running");
   if (num_in_flight_ >= config_.sched.max_num_seqs + config_.sched.max_queue) {

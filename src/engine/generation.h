@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.h"
 #include "sample/sampling_params.h"
 
 namespace tf {
@@ -56,5 +57,14 @@ struct GenerationRequest {
   bool json_object = false;  // constrain output to one JSON object
   std::shared_ptr<RequestSink> sink;
 };
+
+inline constexpr int kMaxTopLogprobs = 20;
+
+// Every check a request's parameters get, in one place: the prompt (not
+// empty, ids in the vocabulary, room for one generated token), max_tokens,
+// top_logprobs, stop strings and the sampling parameters. An error names
+// the parameter as data (Status::param(), "prompt" for the prompt) and, for
+// an over-long prompt, reason() "context_length_exceeded".
+Status ValidateGenerationRequest(const GenerationRequest& request, int64_t n_vocab, int64_t ctx_size);
 
 }  // namespace tf

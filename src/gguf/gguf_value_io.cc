@@ -20,7 +20,7 @@ Status ReadScalar(ByteReader* reader, GgufType type, std::string_view key, GgufV
   switch (type) {
 #define TF_GGUF_SCALAR(enum_name, ctype)                  \
   case GgufType::enum_name: {                             \
-    ctype v;                                              \
+    ctype v{};                                            \
     TF_RETURN_IF_ERROR(reader->Read(&v, what));           \
     *out = GgufValue(v);                                  \
     return Status::Ok();                                  \
@@ -37,7 +37,7 @@ Status ReadScalar(ByteReader* reader, GgufType type, std::string_view key, GgufV
     TF_GGUF_SCALAR(kFloat64, double)
 #undef TF_GGUF_SCALAR
     case GgufType::kBool: {
-      uint8_t v;
+      uint8_t v = 0;
       TF_RETURN_IF_ERROR(reader->Read(&v, what));
       if (v > 1) {
         return DataLossError(fmt::format("{} at byte {}: bool must be 0 or 1, file has {}", what,

@@ -12,6 +12,10 @@
 namespace tf {
 
 struct SamplingParams {
+  // The one definition of each parameter's range (OpenAI's, which the
+  // server has always enforced; the CLI takes the same).
+  static constexpr float kMaxTemperature = 2.0f;
+
   float temperature = 1.0f;        // 0: greedy
   int32_t top_k = 0;               // 0: off
   float top_p = 1.0f;              // 1: off
@@ -23,7 +27,8 @@ struct SamplingParams {
   std::optional<uint64_t> seed;    // nullopt: nondeterministic
 
   bool greedy() const { return temperature == 0.0f; }
-  // Names the offending field and value; `n_vocab` bounds logit_bias ids.
+  // Names the offending field and value in the message and as the
+  // status's param(); `n_vocab` bounds logit_bias ids.
   Status Validate(int64_t n_vocab) const;
 };
 

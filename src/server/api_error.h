@@ -1,10 +1,13 @@
 // An error answered in OpenAI's shape:
-// {"error": {"message", "type", "param", "code"}} with its HTTP status.
+// {"error": {"message", "type", "param", "code"}} with its HTTP status, and
+// the one mapping from a Status to it.
 #pragma once
 
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "base/status.h"
 
 namespace tf {
 
@@ -28,8 +31,10 @@ struct ApiError {
   }
 };
 
-inline ApiError BadParam(std::string param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
-}
+// InvalidArgument and OutOfRange: 400 invalid_request_error; NotFound: 404;
+// ResourceExhausted: 429 rate_limit_error (the server is at capacity);
+// Unavailable: 503; Unimplemented: 400; anything else: 500 server_error.
+// `param` and `code` come from the status's param() and reason().
+ApiError ApiErrorFromStatus(const Status& status);
 
 }  // namespace tf

@@ -36,12 +36,6 @@ class PostingSink : public RequestSink {
   int index_;
 };
 
-// "temperature = 3: ..." or "logit_bias: ..." -> the field name.
-std::string ParamOf(const std::string& message) {
-  const size_t end = message.find_first_of(" :=");
-  return message.substr(0, end);
-}
-
 std::string MessageText(const nlohmann::ordered_json& content) {
   if (content.is_string()) return content.get<std::string>();
   std::string text;
@@ -136,129 +130,134 @@ void ApiServer::Route(const std::shared_ptr<HttpExchange>& ex, const std::string
 }
 
 void ApiServer::HandleHealth(HttpExchange& ex) {
-  if (model_ == nullptr) return SendJson(ex, 503, {{"status", "loading"}});
-  if (!model_->engine->alive()) return SendJson(ex, 503, {{"status", "error"}, {"message", "the engine loop has stopped"}});
+  if (backend_ == nullptr) return SendJson(ex, 503, {{"status", "loading"}});
+  const BackendHealth health = backend_->Health();
+  if (!health.ok) return SendJson(ex, 503, {{"status", "error"}, {"message", health.message}});
   if (draining_) return SendJson(ex, 503, {{"status", "shutting down"}});
   SendJson(ex, 200, {{"status", "ok"}});
 }
 
 void ApiServer::HandleModels(HttpExchange& ex) {
-  if (model_ == nullptr) return SendError(ex, ApiError{503, "the model is still loading", "server_error"});
-  SendJson(ex, 200,
-           {{"object", "list"},
-            {"data", Json::array({{{"id", model_->name},
-                                   {"object", "model"},
-                                   {"created", model_->created_unix},
-                                   {"owned_by", "tokenfab"},
-                                   {"max_model_len", model_->ctx_size}}})}});
+  if (backend_ == nullptr) return SendError(ex, ApiError{503, "the model is still loading", "server_error"});
+  Json data = Json::array();
+  for (const ServedModel* m : backend_->models()) {
+    data.push_back({{"id", m->name},
+                    {"object", "model"},
+                    {"created", m->created_unix},
+                    {"owned_by", "tokenfab"},
+                    {"max_model_len", m->ctx_size}});
+  }
+  SendJson(ex, 200, {{"object", "list"}, {"data", data}});
 }
 
 void ApiServer::HandleMetrics(HttpExchange& ex) {
   std::optional<EngineStats> stats;
-  if (model_ != nullptr) stats = model_->engine->stats();
-  const bool alive = model_ != nullptr && model_->engine->alive();
+  if (backend_ != nullptr) stats = backend_->Stats();
+  const bool alive = backend_ != nullptr && backend_->Health().ok;
   ex.Respond(200, metrics_.Render(stats ? &*stats : nullptr, alive), "text/plain; version=0.0.4");
 }
 
-std::variant<std::vector<int32_t>, ApiError> ApiServer::BuildPrompt(const ApiRequest& request,
-                                                                    bool* starts_in_reasoning) const {
-  const Vocab& vocab = model_->tokenizer->vocab();
-  std::vector<int32_t> tokens;
-  const char* param = request.endpoint == Endpoint::kChat ? "messages" : "prompt";
-  if (request.endpoint == Endpoint::kChat) {
-    if (model_->chat_template == nullptr) {
-      return BadParam("messages", "this model has no chat template; use /v1/completions or --chat-template-file");
-    }
-    ChatTemplateInputs in;
-    for (const auto& m : request.messages) {
-      nlohmann::ordered_json message = m;
-      if (m.contains("content") && m["content"].is_array()) message["content"] = MessageText(m["content"]);
-      in.messages.push_back(message);
-    }
-    in.tools = request.tools;
-    in.add_generation_prompt = true;
-    if (vocab.bos_id() >= 0) in.bos_token = vocab.token(vocab.bos_id()).text;
-    if (vocab.eos_id() >= 0) in.eos_token = vocab.token(vocab.eos_id()).text;
-    StatusOr<std::string> text = model_->chat_template->Render(in);
-    if (!text.ok()) return BadParam("messages", fmt::format("the chat template refused the messages: {}", text.status().message()));
-    const std::string trimmed = text->substr(0, text->find_last_not_of(" \r\n") + 1);
-    *starts_in_reasoning = model_->reasoning && trimmed.size() >= 7 && trimmed.compare(trimmed.size() - 7, 7, "<think>") == 0;
-    // A template that writes BOS itself must not get a second one.
-    const bool add_special = in.bos_token.empty() || text->rfind(in.bos_token, 0) != 0;
-    tokens = model_->tokenizer->Encode(*text, add_special, /*parse_special=*/true);
-  } else if (request.prompt_is_tokens) {
-    tokens = request.prompt_tokens;
-    for (int32_t t : tokens) {
-      if (t >= model_->n_vocab) return BadParam("prompt", fmt::format("token id {} is outside the vocabulary [0, {})", t, model_->n_vocab));
-    }
-  } else {
-    tokens = model_->tokenizer->Encode(request.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+StatusOr<const ServedModel*> ApiServer::FindModel(const std::string& name) const {
+  const std::vector<const ServedModel*> models = backend_->models();
+  if (models.empty()) return UnavailableError("no model is served");
+  if (name.empty()) return models.front();
+  std::string names;
+  for (const ServedModel* m : models) {
+    if (m->name == name) return m;
+    names += (names.empty() ? "'" : ", '") + m->name + "'";
   }
-  if (tokens.empty()) return BadParam(param, "the prompt is empty");
-  if (static_cast<int64_t>(tokens.size()) >= model_->ctx_size) {
-    ApiError e = BadParam(param, fmt::format("this model's context (n_ctx) is {} tokens and the prompt has {}; it must "
-                                             "leave room for at least one generated token",
-                                             model_->ctx_size, tokens.size()));
-    e.code = "context_length_exceeded";
-    return e;
-  }
-  return tokens;
+  return NotFoundError(fmt::format("the model '{}' does not exist; this server serves {}", name, names))
+      .WithParam("model")
+      .WithReason("model_not_found");
 }
 
-std::optional<ApiError> ApiServer::Submit(const std::shared_ptr<GenerationStream>& stream, const ApiRequest& request,
-                                          const std::vector<int32_t>& prompt) {
-  if (Status s = request.sampling.Validate(model_->n_vocab); !s.ok()) return BadParam(ParamOf(s.message()), s.message());
-  const int64_t room = model_->ctx_size - static_cast<int64_t>(prompt.size());
+StatusOr<std::vector<int32_t>> ApiServer::BuildPrompt(const ServedModel& model, const ApiRequest& request,
+                                                      bool* starts_in_reasoning) const {
+  if (request.endpoint != Endpoint::kChat) {
+    if (request.prompt_is_tokens) return request.prompt_tokens;
+    return model.tokenizer->Encode(request.prompt_text, /*add_special=*/true, /*parse_special=*/true);
+  }
+  if (model.chat_template == nullptr) {
+    return InvalidArgumentError("this model has no chat template; use /v1/completions or --chat-template-file")
+        .WithParam("messages");
+  }
+  const Vocab& vocab = model.tokenizer->vocab();
+  ChatTemplateInputs in;
+  for (const auto& m : request.messages) {
+    nlohmann::ordered_json message = m;
+    if (m.contains("content") && m["content"].is_array()) message["content"] = MessageText(m["content"]);
+    in.messages.push_back(message);
+  }
+  in.tools = request.tools;
+  in.add_generation_prompt = true;
+  if (vocab.bos_id() >= 0) in.bos_token = vocab.token(vocab.bos_id()).text;
+  if (vocab.eos_id() >= 0) in.eos_token = vocab.token(vocab.eos_id()).text;
+  StatusOr<std::string> text = model.chat_template->Render(in);
+  if (!text.ok()) {
+    return InvalidArgumentError(fmt::format("the chat template refused the messages: {}", text.status().message()))
+        .WithParam("messages");
+  }
+  const std::string trimmed = text->substr(0, text->find_last_not_of(" \r\n") + 1);
+  *starts_in_reasoning = model.reasoning && trimmed.size() >= 7 && trimmed.compare(trimmed.size() - 7, 7, "<think>") == 0;
+  // A template that writes BOS itself must not get a second one.
+  const bool add_special = in.bos_token.empty() || text->rfind(in.bos_token, 0) != 0;
+  return model.tokenizer->Encode(*text, add_special, /*parse_special=*/true);
+}
+
+// One backend request per choice; the backend checks each (the one place
+// parameters are validated) and a refusal aborts the choices already queued.
+Status ApiServer::Submit(const std::shared_ptr<GenerationStream>& stream, const ServedModel& model,
+                         const ApiRequest& request, const std::vector<int32_t>& prompt) {
+  const int64_t room = model.ctx_size - static_cast<int64_t>(prompt.size());
   const int64_t default_max = request.endpoint == Endpoint::kChat ? room : 16;
   for (int i = 0; i < request.n; ++i) {
     GenerationRequest g;
     g.prompt = prompt;
     g.sampling = request.sampling;
     if (request.sampling.seed) g.sampling.seed = *request.sampling.seed + static_cast<uint64_t>(i);
+    // A max_tokens beyond the context is clamped to the room left, not refused.
     g.max_tokens = std::min(request.max_tokens.value_or(default_max), room);
     g.stop = request.stop;
     g.ignore_eos = request.ignore_eos;
     g.top_logprobs = request.logprobs ? request.top_logprobs : -1;
     g.json_object = request.json_object;
     g.sink = std::make_shared<PostingSink>(io_, stream, i);
-    StatusOr<uint64_t> handle = model_->engine->Submit(std::move(g));
+    StatusOr<uint64_t> handle = backend_->Submit(model, std::move(g));
     if (!handle.ok()) {
       stream->AbortAll();
-      const Status& s = handle.status();
-      if (s.code() == StatusCode::kResourceExhausted) return ApiError{429, "the server is at capacity: " + s.message(), "rate_limit_error"};
-      if (s.code() == StatusCode::kUnavailable) return ApiError{503, "the engine is not running: " + s.message(), "server_error"};
-      return BadParam(request.endpoint == Endpoint::kChat ? "messages" : "prompt", s.message());
+      return handle.status().WithParam(request.ParamName(handle.status().param()));
     }
     stream->AddHandle(*handle);
   }
-  return std::nullopt;
+  return Status::Ok();
 }
 
 void ApiServer::HandleGeneration(const std::shared_ptr<HttpExchange>& ex, Endpoint endpoint) {
   const auto arrival = std::chrono::steady_clock::now();
-  auto reject = [&](const ApiError& e) {
+  auto reject = [&](const Status& s) {
     metrics_.RecordOutcome("rejected");
-    SendError(*ex, e);
+    SendError(*ex, ApiErrorFromStatus(s));
   };
-  if (model_ == nullptr) return reject(ApiError{503, "the model is still loading", "server_error"});
-  if (draining_) return reject(ApiError{503, "the server is shutting down", "server_error"});
-  if (!model_->engine->alive()) return reject(ApiError{503, "the engine loop has stopped", "server_error"});
-  auto parsed = ParseApiRequest(endpoint, ex->request().body(), options_.parse);
-  if (auto* e = std::get_if<ApiError>(&parsed)) return reject(*e);
-  const ApiRequest& request = std::get<ApiRequest>(parsed);
-  if (!request.model.empty() && request.model != model_->name) {
-    return reject(ApiError{404, fmt::format("the model '{}' does not exist; this server serves '{}'", request.model, model_->name),
-                           "invalid_request_error", "model", "model_not_found"});
-  }
+  if (backend_ == nullptr) return reject(UnavailableError("the model is still loading"));
+  if (draining_) return reject(UnavailableError("the server is shutting down"));
+  if (const BackendHealth health = backend_->Health(); !health.ok) return reject(UnavailableError(health.message));
+  StatusOr<ApiRequest> parsed = ParseApiRequest(endpoint, ex->request().body(), options_.parse);
+  if (!parsed.ok()) return reject(parsed.status());
+  const ApiRequest& request = *parsed;
+  StatusOr<const ServedModel*> model = FindModel(request.model);
+  if (!model.ok()) return reject(model.status());
   bool starts_in_reasoning = false;
-  auto prompt = BuildPrompt(request, &starts_in_reasoning);
-  if (auto* e = std::get_if<ApiError>(&prompt)) return reject(*e);
-  const auto& tokens = std::get<std::vector<int32_t>>(prompt);
+  StatusOr<std::vector<int32_t>> tokens = BuildPrompt(**model, request, &starts_in_reasoning);
+  if (!tokens.ok()) return reject(tokens.status());
   auto request_id = ClientRequestId(ex->request());
-  if (auto* e = std::get_if<ApiError>(&request_id)) return reject(*e);
-  auto stream = std::make_shared<GenerationStream>(ex, request, *model_, &metrics_, static_cast<int64_t>(tokens.size()),
-                                                   starts_in_reasoning, arrival, std::get<std::string>(request_id));
-  if (auto e = Submit(stream, request, tokens)) return reject(*e);
+  if (auto* e = std::get_if<ApiError>(&request_id)) {
+    metrics_.RecordOutcome("rejected");
+    return SendError(*ex, *e);
+  }
+  auto stream = std::make_shared<GenerationStream>(ex, request, **model, backend_, &metrics_,
+                                                   static_cast<int64_t>(tokens->size()), starts_in_reasoning, arrival,
+                                                   std::get<std::string>(request_id));
+  if (Status s = Submit(stream, **model, request, *tokens); !s.ok()) return reject(s);
   in_flight_.emplace(stream.get(), stream);
   stream->set_on_done([this, raw = stream.get()] {
     // Deferred: the stream is still on the call stack.

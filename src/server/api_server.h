@@ -1,6 +1,9 @@
-// The OpenAI-compatible API: routes, authentication, prompt building
-// (chat templates, tokenization, context checks), hand-off to the engine,
-// health, metrics and graceful shutdown. Runs on the io thread.
+// The OpenAI-compatible API: routes, authentication, model selection by
+// name, prompt building (chat templates, tokenization), hand-off to a
+// generation backend (an in-process engine, or a router over workers),
+// health, metrics and graceful shutdown. Runs on the io thread. Requests
+// are checked once, by the backend's Submit; its Status becomes OpenAI's
+// error shape in one place (ApiErrorFromStatus).
 #pragma once
 
 #include <chrono>
@@ -14,6 +17,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "base/sha256.h"
+#include "server/api_error.h"
+#include "server/generation_backend.h"
 #include "server/generation_stream.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -35,8 +40,9 @@ class ApiServer {
 
   Status Listen(const std::string& host, uint16_t port) { return http_.Listen(host, port); }
   uint16_t port() const { return http_.port(); }
-  // The model is ready (until then /health answers 503 "loading"). io thread.
-  void SetModel(const ServedModel* model) { model_ = model; }
+  // The models are ready (until then /health answers 503 "loading"). io
+  // thread; `backend` must outlive the server's use of it.
+  void SetBackend(GenerationBackend* backend) { backend_ = backend; }
   // Stops accepting, lets in-flight requests finish for `timeout`, aborts
   // what is left, then calls `done` (io thread).
   void Shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
@@ -53,10 +59,13 @@ class ApiServer {
   void HandleModels(HttpExchange& ex);
   void HandleMetrics(HttpExchange& ex);
   void HandleGeneration(const std::shared_ptr<HttpExchange>& ex, Endpoint endpoint);
+  // The served model a request names (the default one when it names none).
+  StatusOr<const ServedModel*> FindModel(const std::string& name) const;
   // The prompt's tokens, or an error naming the param.
-  std::variant<std::vector<int32_t>, ApiError> BuildPrompt(const ApiRequest& request, bool* starts_in_reasoning) const;
-  std::optional<ApiError> Submit(const std::shared_ptr<GenerationStream>& stream, const ApiRequest& request,
-                                 const std::vector<int32_t>& prompt);
+  StatusOr<std::vector<int32_t>> BuildPrompt(const ServedModel& model, const ApiRequest& request,
+                                             bool* starts_in_reasoning) const;
+  Status Submit(const std::shared_ptr<GenerationStream>& stream, const ServedModel& model, const ApiRequest& request,
+                const std::vector<int32_t>& prompt);
   void CheckDrained();
 
   boost::asio::io_context* io_;
@@ -64,7 +73,7 @@ class ApiServer {
   Sha256Digest api_key_digest_{};  // of options_.api_key, computed once
   HttpServer http_;
   ServerMetrics metrics_;
-  const ServedModel* model_ = nullptr;
+  GenerationBackend* backend_ = nullptr;
   std::unordered_map<GenerationStream*, std::shared_ptr<GenerationStream>> in_flight_;
   bool draining_ = false;
   std::function<void()> on_drained_;

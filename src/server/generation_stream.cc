@@ -1,5 +1,7 @@
 #include "server/generation_stream.h"
 
+#include "server/api_error.h"
+
 #include <chrono>
 #include <random>
 
@@ -48,10 +50,10 @@ Json CompletionLogprobs(const Json& entries, bool with_offsets) {
 }  // namespace
 
 GenerationStream::GenerationStream(std::shared_ptr<HttpExchange> exchange, const ApiRequest& request,
-                                   const ServedModel& model, ServerMetrics* metrics, int64_t num_prompt_tokens,
-                                   bool starts_in_reasoning, std::chrono::steady_clock::time_point arrival,
-                                   const std::string& request_id)
-    : exchange_(std::move(exchange)), request_(request), model_(model), metrics_(metrics),
+                                   const ServedModel& model, GenerationBackend* backend, ServerMetrics* metrics,
+                                   int64_t num_prompt_tokens, bool starts_in_reasoning,
+                                   std::chrono::steady_clock::time_point arrival, const std::string& request_id)
+    : exchange_(std::move(exchange)), request_(request), model_(model), backend_(backend), metrics_(metrics),
       num_prompt_tokens_(num_prompt_tokens),
       id_(!request_id.empty() ? request_id : NewId(request.endpoint == Endpoint::kChat ? "chatcmpl" : "cmpl")),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
@@ -190,7 +192,7 @@ void GenerationStream::Finish() {
                       {"prompt_tokens_details", {{"cached_tokens", cached_prompt_tokens_}}}};  // n choices, one prompt
   if (request_.stream) {
     if (failed != nullptr) {
-      SendEvent(ApiError{500, "generation failed: " + failed->error, "server_error"}.ToJson());
+      SendEvent(ApiErrorFromStatus(InternalError("generation failed: " + failed->error)).ToJson());
     } else if (request_.include_usage) {
       Json chunk = ChunkBase();
       chunk["choices"] = Json::array();
@@ -200,8 +202,8 @@ void GenerationStream::Finish() {
     exchange_->SendChunk("data: [DONE]\n\n");
     exchange_->EndStream();
   } else if (failed != nullptr) {
-    exchange_->Respond(500, Dump(ApiError{500, "generation failed: " + failed->error, "server_error"}.ToJson()),
-                       "application/json");
+    const ApiError e = ApiErrorFromStatus(InternalError("generation failed: " + failed->error));
+    exchange_->Respond(e.status, Dump(e.ToJson()), "application/json");
   } else {
     RespondWhole(usage);
   }
@@ -235,7 +237,7 @@ void GenerationStream::RespondWhole(const Json& usage) {
 
 void GenerationStream::AbortAll() {
   for (size_t i = 0; i < handles_.size(); ++i) {
-    if (!choices_[i].finished) model_.engine->Abort(handles_[i]);
+    if (!choices_[i].finished) backend_->Abort(handles_[i]);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/generation.h"
+#include "server/generation_backend.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
@@ -25,7 +26,7 @@ namespace tf {
 class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
  public:
   GenerationStream(std::shared_ptr<HttpExchange> exchange, const ApiRequest& request, const ServedModel& model,
-                   ServerMetrics* metrics, int64_t num_prompt_tokens, bool starts_in_reasoning,
+                   GenerationBackend* backend, ServerMetrics* metrics, int64_t num_prompt_tokens, bool starts_in_reasoning,
                    std::chrono::steady_clock::time_point arrival, const std::string& request_id = "");
 
   // Sends the stream's header (when streaming). Call before any delta.
@@ -33,7 +34,7 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
   void AddHandle(uint64_t handle) { handles_.push_back(handle); }
   // Engine output for choice `index` (io thread).
   void OnDelta(int index, StreamDelta delta);
-  // Aborts every unfinished choice in the engine.
+  // Aborts every unfinished choice in the backend.
   void AbortAll();
   bool done() const { return num_finished_ == static_cast<int>(choices_.size()); }
   void set_on_done(std::function<void()> cb) { on_done_ = std::move(cb); }
@@ -61,6 +62,7 @@ class GenerationStream : public std::enable_shared_from_this<GenerationStream> {
   std::shared_ptr<HttpExchange> exchange_;
   ApiRequest request_;
   const ServedModel& model_;
+  GenerationBackend* backend_;
   ServerMetrics* metrics_;
   int64_t num_prompt_tokens_;
   int64_t cached_prompt_tokens_ = 0;

@@ -11,12 +11,13 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Field readers: absent or null leaves `out` alone; a wrong type or range is
-// an ApiError naming the field.
+// Field readers: absent or null leaves `out` alone; a wrong JSON type (or
+// an integer the field's C++ type cannot hold) is an error naming the
+// field. The values themselves are checked where the request is submitted.
 class Fields {
  public:
   explicit Fields(const Json& body) : body_(body) {}
-  std::optional<ApiError> error;
+  Status error;
 
   const Json* Get(const char* name) const {
     const auto it = body_.find(name);
@@ -24,18 +25,17 @@ class Fields {
     return &*it;
   }
   void Fail(const char* name, std::string message) {
-    if (!error) error = BadParam(name, fmt::format("'{}': {}", name, message));
+    if (error.ok()) error = InvalidArgumentError(fmt::format("'{}': {}", name, message)).WithParam(name);
   }
-  void Number(const char* name, float* out, double lo, double hi) {
+  void Number(const char* name, float* out) {
     const Json* v = Get(name);
     if (v == nullptr) return;
     if (!v->is_number()) return Fail(name, "must be a number");
-    const double d = v->get<double>();
-    if (!std::isfinite(d) || d < lo || d > hi) return Fail(name, fmt::format("{} is outside [{}, {}]", d, lo, hi));
-    *out = static_cast<float>(d);
+    *out = static_cast<float>(v->get<double>());  // out-of-range values become inf: refused by validation
   }
   template <typename T>
-  void Integer(const char* name, T* out, int64_t lo, int64_t hi) {
+  void Integer(const char* name, T* out, int64_t lo = std::numeric_limits<T>::min(),
+               int64_t hi = static_cast<int64_t>(std::numeric_limits<T>::max())) {
     const Json* v = Get(name);
     if (v == nullptr) return;
     if (!v->is_number_integer()) return Fail(name, "must be an integer");
@@ -80,7 +80,6 @@ void ParseStop(Fields* f, const ParseLimits& limits, std::vector<std::string>* o
     return f->Fail("stop", "must be a string or an array of strings");
   }
   for (const std::string& s : *out) {
-    if (s.empty()) return f->Fail("stop", "stop strings must not be empty");
     if (s.size() > limits.max_stop_bytes) return f->Fail("stop", fmt::format("a stop string is longer than {} bytes", limits.max_stop_bytes));
   }
 }
@@ -96,25 +95,21 @@ void ParseLogitBias(Fields* f, const ParseLimits& limits, SamplingParams* sampli
     if (ec != std::errc() || ptr != key.data() + key.size() || token < 0 || token > INT32_MAX) {
       return f->Fail("logit_bias", fmt::format("key '{}' is not a token id", key));
     }
-    if (!bias.is_number() || !std::isfinite(bias.get<double>()) || std::fabs(bias.get<double>()) > 100.0) {
-      return f->Fail("logit_bias", fmt::format("bias for token {} must be a number within [-100, 100]", token));
-    }
-    sampling->logit_bias.emplace_back(static_cast<int32_t>(token), bias.get<float>());
+    if (!bias.is_number()) return f->Fail("logit_bias", fmt::format("bias for token {} must be a number", token));
+    sampling->logit_bias.emplace_back(static_cast<int32_t>(token), static_cast<float>(bias.get<double>()));
   }
 }
 
 void ParseSampling(Fields* f, const ParseLimits& limits, ApiRequest* r) {
   SamplingParams& s = r->sampling;
-  f->Number("temperature", &s.temperature, 0.0, 2.0);
-  f->Number("top_p", &s.top_p, 0.0, 1.0);
-  if (s.top_p <= 0.0f) f->Fail("top_p", "must be greater than 0");
-  f->Integer("top_k", &s.top_k, -1, 1 << 20);
-  if (s.top_k < 0) s.top_k = 0;  // -1 means off, as in vLLM
-  f->Number("min_p", &s.min_p, 0.0, 1.0);
-  f->Number("presence_penalty", &s.presence_penalty, -2.0, 2.0);
-  f->Number("frequency_penalty", &s.frequency_penalty, -2.0, 2.0);
-  f->Number("repetition_penalty", &s.repetition_penalty, 0.0, 100.0);
-  if (s.repetition_penalty <= 0.0f) f->Fail("repetition_penalty", "must be greater than 0");
+  f->Number("temperature", &s.temperature);
+  f->Number("top_p", &s.top_p);
+  f->Integer("top_k", &s.top_k);
+  if (s.top_k == -1) s.top_k = 0;  // -1 means off, as in vLLM
+  f->Number("min_p", &s.min_p);
+  f->Number("presence_penalty", &s.presence_penalty);
+  f->Number("frequency_penalty", &s.frequency_penalty);
+  f->Number("repetition_penalty", &s.repetition_penalty);
   if (const Json* seed = f->Get("seed")) {
     if (!seed->is_number_integer()) {
       f->Fail("seed", "must be an integer");
@@ -125,12 +120,12 @@ void ParseSampling(Fields* f, const ParseLimits& limits, ApiRequest* r) {
   ParseLogitBias(f, limits, &s);
   ParseStop(f, limits, &r->stop);
   f->Integer("n", &r->n, 1, limits.max_n);
-  int64_t max_tokens = -1;
-  f->Integer("max_tokens", &max_tokens, 1, INT32_MAX);
-  if (max_tokens > 0) r->max_tokens = max_tokens;
-  max_tokens = -1;
-  f->Integer("max_completion_tokens", &max_tokens, 1, INT32_MAX);
-  if (max_tokens > 0) r->max_tokens = max_tokens;
+  if (f->Get("max_completion_tokens") != nullptr) {
+    r->max_tokens_param = "max_completion_tokens";
+    f->Integer("max_completion_tokens", &r->max_tokens.emplace());
+  } else if (f->Get("max_tokens") != nullptr) {
+    f->Integer("max_tokens", &r->max_tokens.emplace());
+  }
   f->Bool("stream", &r->stream);
   if (const Json* so = f->Get("stream_options")) {
     if (!so->is_object()) return f->Fail("stream_options", "must be an object");
@@ -153,38 +148,38 @@ void ParseSampling(Fields* f, const ParseLimits& limits, ApiRequest* r) {
 void ParseLogprobs(Fields* f, ApiRequest* r) {
   if (r->endpoint == Endpoint::kChat) {
     f->Bool("logprobs", &r->logprobs);
-    f->Integer("top_logprobs", &r->top_logprobs, 0, 20);
-    if (f->Get("top_logprobs") != nullptr && !r->logprobs && !f->error) {
+    f->Integer("top_logprobs", &r->top_logprobs, 0);  // a count: the engine bounds it
+    if (f->Get("top_logprobs") != nullptr && !r->logprobs && f->error.ok()) {
       f->Fail("top_logprobs", "needs logprobs: true");
     }
     return;
   }
   int n = -1;
-  f->Integer("logprobs", &n, 0, 5);
+  f->Integer("logprobs", &n, 0, 5);  // the completions API's own range
   if (n >= 0) {
     r->logprobs = true;
     r->top_logprobs = n;
   }
 }
 
-std::optional<ApiError> ParseMessages(const Json& body, ApiRequest* r) {
+Status ParseMessages(const Json& body, ApiRequest* r) {
   const auto it = body.find("messages");
   if (it == body.end() || !it->is_array() || it->empty()) {
-    return BadParam("messages", "'messages' must be a non-empty array");
+    return InvalidArgumentError("'messages' must be a non-empty array").WithParam("messages");
   }
   for (const Json& m : *it) {
-    if (!m.is_object()) return BadParam("messages", "every message must be an object");
+    if (!m.is_object()) return InvalidArgumentError("every message must be an object").WithParam("messages");
     const auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) return BadParam("messages", "every message needs a string 'role'");
+    if (role == m.end() || !role->is_string()) return InvalidArgumentError("every message needs a string 'role'").WithParam("messages");
     const auto content = m.find("content");
     if (content != m.end() && !content->is_null() && !content->is_string() && !content->is_array()) {
-      return BadParam("messages", "'content' must be a string, an array of parts or null");
+      return InvalidArgumentError("'content' must be a string, an array of parts or null").WithParam("messages");
     }
     if (content != m.end() && content->is_array()) {
       for (const Json& part : *content) {
         const auto text = part.is_object() ? part.find("text") : part.end();
         if (text == part.end() || !text->is_string()) {
-          return BadParam("messages", "content parts must be objects with a string 'text' (only text is supported)");
+          return InvalidArgumentError("content parts must be objects with a string 'text' (only text is supported)").WithParam("messages");
         }
       }
     }
@@ -192,30 +187,30 @@ std::optional<ApiError> ParseMessages(const Json& body, ApiRequest* r) {
   r->messages = *it;
   const auto tools = body.find("tools");
   if (tools != body.end() && !tools->is_null()) {
-    if (!tools->is_array()) return BadParam("tools", "'tools' must be an array");
+    if (!tools->is_array()) return InvalidArgumentError("'tools' must be an array").WithParam("tools");
     r->tools = *tools;
   }
-  return std::nullopt;
+  return Status::Ok();
 }
 
-std::optional<ApiError> ParsePrompt(const Json& body, ApiRequest* r) {
+Status ParsePrompt(const Json& body, ApiRequest* r) {
   const auto it = body.find("prompt");
-  if (it == body.end() || it->is_null()) return BadParam("prompt", "'prompt' is required");
+  if (it == body.end() || it->is_null()) return InvalidArgumentError("'prompt' is required").WithParam("prompt");
   const Json* p = &*it;
   if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) p = &(*p)[0];
   if (p->is_string()) {
     r->prompt_text = p->get<std::string>();
-    return std::nullopt;
+    return Status::Ok();
   }
-  if (!p->is_array() || p->empty()) return BadParam("prompt", "'prompt' must be a string or a non-empty array of token ids");
+  if (!p->is_array() || p->empty()) return InvalidArgumentError("'prompt' must be a string or a non-empty array of token ids").WithParam("prompt");
   for (const Json& t : *p) {
     if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX) {
-      return BadParam("prompt", "token ids in 'prompt' must be non-negative integers");
+      return InvalidArgumentError("token ids in 'prompt' must be non-negative integers").WithParam("prompt");
     }
     r->prompt_tokens.push_back(static_cast<int32_t>(t.get<int64_t>()));
   }
   r->prompt_is_tokens = true;
-  return std::nullopt;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -239,24 +234,28 @@ bool JsonDepthWithin(std::string_view text, int max_depth) {
   return true;
 }
 
-std::variant<ApiRequest, ApiError> ParseApiRequest(Endpoint endpoint, std::string_view body,
-                                                   const ParseLimits& limits) {
+StatusOr<ApiRequest> ParseApiRequest(Endpoint endpoint, std::string_view body, const ParseLimits& limits) {
   if (!JsonDepthWithin(body, limits.max_json_depth)) {
-    return ApiError{400, fmt::format("the request body nests deeper than {} levels", limits.max_json_depth)};
+    return InvalidArgumentError(fmt::format("the request body nests deeper than {} levels", limits.max_json_depth));
   }
   const Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return ApiError{400, "the request body is not valid JSON"};
-  if (!json.is_object()) return ApiError{400, "the request body must be a JSON object"};
+  if (json.is_discarded()) return InvalidArgumentError("the request body is not valid JSON");
+  if (!json.is_object()) return InvalidArgumentError("the request body must be a JSON object");
   ApiRequest r;
   r.endpoint = endpoint;
   Fields f(json);
   f.String("model", &r.model);
   ParseSampling(&f, limits, &r);
   ParseLogprobs(&f, &r);
-  if (f.error) return *f.error;
-  std::optional<ApiError> err = endpoint == Endpoint::kChat ? ParseMessages(json, &r) : ParsePrompt(json, &r);
-  if (err) return *err;
+  TF_RETURN_IF_ERROR(f.error);
+  TF_RETURN_IF_ERROR(endpoint == Endpoint::kChat ? ParseMessages(json, &r) : ParsePrompt(json, &r));
   return r;
+}
+
+std::string ApiRequest::ParamName(const std::string& param) const {
+  if (param == "prompt" && endpoint == Endpoint::kChat) return "messages";
+  if (param == "max_tokens") return max_tokens_param;
+  return param;
 }
 
 }  // namespace tf

@@ -1,20 +1,22 @@
-// OpenAI request JSON (chat completions and completions) parsed into
-// validated parameters. Every field is type- and range-checked; a problem
-// is an ApiError naming the offending `param`. Nothing here touches the
-// model: prompts are tokenized by the API server.
+// OpenAI request JSON (chat completions and completions) parsed into typed
+// parameters: the JSON's shape, each field's type, the API's own structure
+// (messages, prompt forms, stop, response_format, logprobs coupling) and
+// the size limits that keep a hostile body cheap. Value ranges are checked
+// once, where the request is submitted (ValidateGenerationRequest). A
+// problem is a Status naming the offending field as param(). Nothing here
+// touches the model: prompts are tokenized by the API server.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "sample/sampling_params.h"
-#include "server/api_error.h"
+#include "base/status.h"
 
 namespace tf {
 
@@ -30,6 +32,7 @@ struct ApiRequest {
   bool prompt_is_tokens = false;
   SamplingParams sampling;
   std::optional<int64_t> max_tokens;
+  std::string max_tokens_param = "max_tokens";  // the field the client used (or max_completion_tokens)
   std::vector<std::string> stop;
   int n = 1;
   bool stream = false;
@@ -38,6 +41,10 @@ struct ApiRequest {
   int top_logprobs = 0;
   bool json_object = false;
   bool ignore_eos = false;
+
+  // The client's name for a parameter the engine reports (its prompt is
+  // "messages" in chat; max_tokens may have come as max_completion_tokens).
+  std::string ParamName(const std::string& param) const;
 };
 
 struct ParseLimits {
@@ -49,8 +56,7 @@ struct ParseLimits {
 };
 
 // `body` is the raw request body.
-std::variant<ApiRequest, ApiError> ParseApiRequest(Endpoint endpoint, std::string_view body,
-                                                   const ParseLimits& limits = ParseLimits{});
+StatusOr<ApiRequest> ParseApiRequest(Endpoint endpoint, std::string_view body, const ParseLimits& limits = ParseLimits{});
 
 // False when brackets nest deeper than `max_depth` (checked before parsing,
 // so a hostile body cannot exhaust the parser's stack).

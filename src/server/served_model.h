@@ -1,10 +1,10 @@
-// What the API server needs to know about the model it serves.
+// What the API server needs to know about a model it serves, to build
+// prompts and check requests; generation goes through the backend.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "engine/engine.h"
 #include "jinja/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -17,7 +17,6 @@ inline bool TemplateUsesThinking(const std::string& source) {
 
 struct ServedModel {
   std::string name;                 // the id /v1/models lists and requests may name
-  Engine* engine = nullptr;
   const Tokenizer* tokenizer = nullptr;
   const ChatTemplate* chat_template = nullptr;  // null: chat completions are refused
   bool reasoning = false;           // the template writes <think> blocks

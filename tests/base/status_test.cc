@@ -27,6 +27,18 @@ TEST(StatusTest, OkAndErrorCarryCodeAndMessage) {
   EXPECT_EQ(s.WithContext("model.gguf").message(), "model.gguf: tensor t: offset 5 past end");
 }
 
+TEST(StatusTest, ParamAndReasonTravelAsDataThroughContext) {
+  const Status s = InvalidArgumentError("temperature = 5: must be within [0, 2]").WithParam("temperature");
+  EXPECT_EQ(s.param(), "temperature");
+  EXPECT_TRUE(s.reason().empty());
+  const Status wrapped = s.WithReason("out_of_range").WithContext("request 7");
+  EXPECT_EQ(wrapped.param(), "temperature");
+  EXPECT_EQ(wrapped.reason(), "out_of_range");
+  EXPECT_EQ(wrapped.message(), "request 7: temperature = 5: must be within [0, 2]");
+  EXPECT_EQ(wrapped.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Status::Ok().WithParam("x").param().empty());  // an OK status names nothing
+}
+
 TEST(StatusTest, AssignOrReturnPropagatesFirstError) {
   EXPECT_EQ(*Quarter(8), 2);
   StatusOr<int> bad = Quarter(6);

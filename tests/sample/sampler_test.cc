@@ -221,7 +221,8 @@ TEST(SamplerTest, NucleusEqualsSortingEverything) {
 TEST(SamplingParamsTest, ValidationNamesFieldAndValue) {
   SamplingParams p;
   p.temperature = -1.0f;
-  EXPECT_EQ(p.Validate(10).message(), "temperature = -1: must be within [0, 100]");
+  EXPECT_EQ(p.Validate(10).message(), "temperature = -1: must be within [0, 2]");
+  EXPECT_EQ(p.Validate(10).param(), "temperature");
   p = SamplingParams();
   p.temperature = std::nanf("");
   EXPECT_FALSE(p.Validate(10).ok());
@@ -234,6 +235,13 @@ TEST(SamplingParamsTest, ValidationNamesFieldAndValue) {
   p = SamplingParams();
   p.logit_bias = {{10, 1.0f}};
   EXPECT_NE(p.Validate(10).message().find("token 10"), std::string::npos);
+  EXPECT_EQ(p.Validate(10).param(), "logit_bias");
+  p = SamplingParams();
+  p.temperature = 2.5f;
+  EXPECT_EQ(p.Validate(10).param(), "temperature");
+  p.temperature = 2.0f;
+  p.frequency_penalty = 3.0f;
+  EXPECT_EQ(p.Validate(10).param(), "frequency_penalty");
   EXPECT_TRUE(SamplingParams().Validate(10).ok());
 }
 

@@ -19,6 +19,7 @@
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "server/api_server.h"
+#include "server/engine_backend.h"
 #include "jinja/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -54,16 +55,17 @@ class TestServer {
     auto engine = Engine::Create(model_.get(), tokenizer_.get(), pool_.get(), setup.engine, "fixture:" + setup.model);
     EXPECT_TRUE(engine.ok()) << engine.status().message();
     engine_ = std::move(*engine);
+    ServedModel served_;
     served_.name = setup.model;
-    served_.engine = engine_.get();
     served_.tokenizer = tokenizer_.get();
     served_.chat_template = chat_template_.get();
     served_.reasoning = TemplateUsesThinking(source.str());
     served_.ctx_size = setup.engine.ctx_size;
     served_.n_vocab = model_->config().n_vocab;
+    EXPECT_TRUE(backend_.AddModel(served_, engine_.get()).ok());
     server_ = std::make_unique<ApiServer>(&io_, setup.api);
     EXPECT_TRUE(server_->Listen("127.0.0.1", 0).ok());
-    server_->SetModel(&served_);
+    server_->SetBackend(&backend_);
     thread_ = std::thread([this] { io_.run(); });
   }
   ~TestServer() {
@@ -94,7 +96,7 @@ class TestServer {
   std::unique_ptr<ChatTemplate> chat_template_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Engine> engine_;
-  ServedModel served_;
+  EngineBackend backend_;
   boost::asio::io_context io_{1};
   std::unique_ptr<ApiServer> server_;
   std::thread thread_;

@@ -1,0 +1,38 @@
+#include "server/api_error.h"
+
+namespace tf {
+
+ApiError ApiErrorFromStatus(const Status& s) {
+  ApiError e;
+  e.message = s.message();
+  e.param = s.param();
+  e.code = s.reason();
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kUnimplemented:
+      e.status = 400;
+      e.type = "invalid_request_error";
+      break;
+    case StatusCode::kNotFound:
+      e.status = 404;
+      e.type = "invalid_request_error";
+      break;
+    case StatusCode::kResourceExhausted:
+      e.status = 429;
+      e.type = "rate_limit_error";
+      e.message = "the server is at capacity: " + s.message();
+      break;
+    case StatusCode::kUnavailable:
+      e.status = 503;
+      e.type = "server_error";
+      break;
+    default:
+      e.status = 500;
+      e.type = "server_error";
+      break;
+  }
+  return e;
+}
+
+}  // namespace tf
