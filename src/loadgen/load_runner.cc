@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
 #include "loadgen/streaming_call.h"
@@ -14,6 +16,8 @@ namespace tf {
 namespace {
 
 namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 
 class Driver {
@@ -21,6 +25,9 @@ class Driver {
   Driver(const RunnerOptions& options, const LoadShape& shape, Workload* workload, CallSpec base)
       : options_(options), shape_(shape), workload_(workload), base_(std::move(base)), arrivals_(io_),
         ticker_(io_), rng_(workload->config().seed ^ 0xa77a11ULL) {}
+
+  // Why the run stopped early (empty: it ran its course).
+  const std::string& gave_up() const { return gave_up_; }
 
   RunResult Run() {
     base_.run_start = Clock::now();
@@ -46,6 +53,7 @@ class Driver {
 
  private:
   bool MayIssue() const {
+    if (!gave_up_.empty()) return false;
     if (shape_.num_requests > 0 && issued_ >= shape_.num_requests) return false;
     return Clock::now() < deadline_;
   }
@@ -61,6 +69,11 @@ class Driver {
   void OnDone(RequestRecord r) {
     --in_flight_;
     last_done_ = Clock::now();
+    consecutive_refusals_ = r.error == "connect" ? consecutive_refusals_ + 1 : 0;
+    if (consecutive_refusals_ >= options_.max_consecutive_refusals && gave_up_.empty()) {
+      gave_up_ = fmt::format("{} connections in a row failed ({}) after {} requests; the server stopped answering",
+                             consecutive_refusals_, r.error_detail, records_.size() + 1);
+    }
     records_.push_back(std::move(r));
     if (shape_.concurrency > 0 && MayIssue()) Issue();
     MaybeStop();
@@ -134,9 +147,44 @@ class Driver {
   Clock::time_point last_done_{};
   int64_t issued_ = 0;
   int64_t in_flight_ = 0;
+  int consecutive_refusals_ = 0;
+  std::string gave_up_;
   bool done_ = false;
   std::vector<RequestRecord> records_;
 };
+
+// One GET of the models route before the run: any HTTP answer (even 404 or
+// 401) shows a server is there; a refused or silent connection is reported
+// once, instead of as thousands of failed requests.
+Status ProbeServer(const RunnerOptions& options, const CallSpec& base) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  bool answered = false;
+  stream.expires_after(options.probe_timeout);
+  stream.async_connect(base.endpoints, [&](beast::error_code e, const auto&) {
+    ec = e;
+    if (e) return;
+    auto req = std::make_shared<http::request<http::empty_body>>(http::verb::get, options.target.base_path + "/v1/models", 11);
+    req->set(http::field::host, base.host_header);
+    if (!base.api_key.empty()) req->set(http::field::authorization, "Bearer " + base.api_key);
+    http::async_write(stream, *req, [&, req](beast::error_code we, size_t) {
+      ec = we;
+      if (we) return;
+      auto buffer = std::make_shared<beast::flat_buffer>();
+      auto parser = std::make_shared<http::response_parser<http::empty_body>>();
+      parser->skip(true);  // the status line and headers are answer enough
+      http::async_read_header(stream, *buffer, *parser, [&, buffer, parser](beast::error_code re, size_t) {
+        ec = re;
+        answered = !re;
+      });
+    });
+  });
+  io.run();
+  if (answered) return Status::Ok();
+  return UnavailableError(fmt::format("{} does not answer: {} (is the server running?)", options.target.Url(),
+                                      ec ? ec.message() : "no response"));
+}
 
 }  // namespace
 
@@ -157,8 +205,13 @@ StatusOr<RunResult> RunLoad(const RunnerOptions& options, const LoadShape& shape
   base.target = options.target.base_path + (workload->config().chat ? "/v1/chat/completions" : "/v1/completions");
   base.api_key = workload->config().api_key;
   base.timeout = std::chrono::milliseconds(static_cast<int64_t>(shape.request_timeout_s * 1000));
+  TF_RETURN_IF_ERROR(ProbeServer(options, base));
   Driver driver(options, shape, workload, base);
-  return driver.Run();
+  RunResult result = driver.Run();
+  if (!driver.gave_up().empty()) {
+    return UnavailableError(fmt::format("{}: {}", options.target.Url(), driver.gave_up()));
+  }
+  return result;
 }
 
 }  // namespace tf

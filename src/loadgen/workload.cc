@@ -43,6 +43,8 @@ StatusOr<LengthDist> LengthDist::Parse(const std::string& text, const char* flag
   return d;
 }
 
+std::string LoadgenTarget::Url() const { return fmt::format("http://{}:{}{}", host, port, base_path); }
+
 StatusOr<LoadgenTarget> LoadgenTarget::Parse(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
   if (url.rfind(kScheme, 0) != 0) {

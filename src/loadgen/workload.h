@@ -27,6 +27,7 @@ struct LoadgenTarget {
   uint16_t port = 80;
   std::string base_path;  // e.g. "" or "/v1" prefix before /v1/...
   static StatusOr<LoadgenTarget> Parse(const std::string& url);
+  std::string Url() const;  // http://host:port/base
 };
 
 struct WorkloadConfig {

@@ -239,14 +239,41 @@ TEST(LoadgenRun, ForeignServersWithoutUsageAndFailingServers) {
     const RunSummary s = Summarize(*run, ReportOptions{});
     EXPECT_EQ(s.errors_by_type.at("http_503"), 4);
   }
-  {
-    RunnerOptions runner;  // nothing listens on port 1
-    runner.target = *LoadgenTarget::Parse("http://127.0.0.1:1");
-    runner.progress = false;
-    auto run = RunLoad(runner, shape, &w);
-    ASSERT_TRUE(run.ok());
-    EXPECT_EQ(Summarize(*run, ReportOptions{}).errors_by_type.at("connect"), 4);
-  }
+}
+
+// Nothing listening: one clear error before any load, not a run of failures.
+// A server that goes away mid-run: the run stops soon after, with one error,
+// instead of firing failing requests until its duration ends.
+TEST(LoadgenRun, RefusedConnectionsStopTheRunWithOneError) {
+  WorkloadConfig c;
+  auto w = *Workload::Create(c);
+  LoadShape shape;
+  shape.concurrency = 4;
+  shape.duration_s = 60;
+  RunnerOptions runner;
+  runner.progress = false;
+  runner.target = *LoadgenTarget::Parse("http://127.0.0.1:1");  // nothing listens on port 1
+  const auto start = std::chrono::steady_clock::now();
+  auto run = RunLoad(runner, shape, &w);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(run.status().message().find("http://127.0.0.1:1 does not answer"), std::string::npos)
+      << run.status().message();
+  EXPECT_NE(run.status().message().find("refused"), std::string::npos) << run.status().message();
+
+  auto foreign = std::make_unique<ForeignServer>(false);
+  runner.target = *LoadgenTarget::Parse("http://127.0.0.1:" + std::to_string(foreign->port()));
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    foreign.reset();  // the port closes: every new connection is refused
+  });
+  run = RunLoad(runner, shape, &w);
+  killer.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(run.status().message().find("20 connections in a row failed"), std::string::npos) << run.status().message();
+  EXPECT_LT(seconds, 20.0) << "the run must stop, not last its 60 s";
 }
 
 TEST(LoadgenReport, HtmlEmbedsTheDataSafely) {
