@@ -364,25 +364,6 @@ Value GetAttributePath(const Value& item, const std::string& path) {
   return cur;
 }
 
-bool PyContains(const Value& container, const Value& item) {
-  if (container.is_string()) {
-    if (!item.is_string()) Fail("'in <string>' requires string as left operand");
-    return container.AsString().find(item.AsString()) != std::string::npos;
-  }
-  if (container.is_list()) {
-    for (const Value& v : container.AsList()) {
-      if (v.Equals(item)) return true;
-    }
-    return false;
-  }
-  if (container.is_dict()) {
-    if (!HashKey(item)) Fail(fmt::format("unhashable type: '{}'", TypeName(item)));
-    return container.AsDict().Find(item) != nullptr;
-  }
-  if (container.is_undefined()) return false;
-  Fail(fmt::format("argument of type '{}' is not iterable", TypeName(container)));
-}
-
 int64_t PyLen(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::kString: return static_cast<int64_t>(Chars(v.AsString()).size());

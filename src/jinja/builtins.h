@@ -26,8 +26,6 @@ void AddGlobalFunctions(Dict* globals);
 int64_t PyLen(const Value& v);
 // Iterating a value as a for loop does (dict: keys, string: characters).
 List Iterate(const Value& v);
-// Python's `item in container`; throws for containers that cannot hold.
-bool PyContains(const Value& container, const Value& item);
 
 // Argument i (positional) or `name` (keyword), else `fallback`.
 Value Arg(const CallArgs& args, size_t i, const char* name, Value fallback = Value());

@@ -14,6 +14,7 @@
 
 #include "jinja/builtins.h"
 #include "jinja/error.h"
+#include "jinja/py_operators.h"
 #include "jinja/interpreter.h"
 #include "jinja/value_format.h"
 

@@ -7,6 +7,7 @@
 #include "base/utf8.h"
 #include "jinja/builtins.h"
 #include "jinja/error.h"
+#include "jinja/py_operators.h"
 #include "jinja/value_format.h"
 
 namespace tf::jinja {
@@ -20,55 +21,11 @@ std::string UndefinedMessage(const Value& v) {
   return v.undefined_name().empty() ? "value is undefined" : fmt::format("'{}' is undefined", v.undefined_name());
 }
 
-Value Arith(const std::string& op, const Value& a, const Value& b, int line) {
-  if (!a.is_number() || !b.is_number()) {
-    Fail(line, fmt::format("unsupported operand types for {}: '{}' and '{}'", op, KindName(a.kind()), KindName(b.kind())));
-  }
-  const bool as_float = a.is_float() || b.is_float() || op == "/";
-  if (op == "/") {
-    if (b.AsDouble() == 0.0) Fail(line, "division by zero");
-    return Value::Float(a.AsDouble() / b.AsDouble());
-  }
-  if (as_float) {
-    const double x = a.AsDouble(), y = b.AsDouble();
-    if (op == "+") return Value::Float(x + y);
-    if (op == "-") return Value::Float(x - y);
-    if (op == "*") return Value::Float(x * y);
-    if (op == "**") return Value::Float(std::pow(x, y));
-    if (y == 0.0) Fail(line, "division by zero");
-    if (op == "//") return Value::Float(std::floor(x / y));
-    if (op == "%") return Value::Float(x - std::floor(x / y) * y);
-  }
-  const int64_t x = a.AsInt(), y = b.AsInt();
-  if (op == "+") return Value::Int(x + y);
-  if (op == "-") return Value::Int(x - y);
-  if (op == "*") return Value::Int(x * y);
-  if (op == "**") {
-    if (y < 0) return Value::Float(std::pow(static_cast<double>(x), static_cast<double>(y)));
-    int64_t r = 1;
-    for (int64_t i = 0; i < y && i < 64; ++i) r *= x;
-    return Value::Int(r);
-  }
-  if (y == 0) Fail(line, "integer division or modulo by zero");
-  int64_t q = x / y, r = x % y;
-  if (r != 0 && ((r < 0) != (y < 0))) {  // Python floors
-    --q;
-    r += y;
-  }
-  return Value::Int(op == "//" ? q : r);
-}
-
-int Compare(const Value& a, const Value& b, int line) {
+// The Python operators with the tag's line on their errors.
+template <typename Fn>
+auto AtLine(int line, Fn fn) {
   try {
-    return PyCompare(a, b);
-  } catch (const JinjaError& e) {
-    Fail(line, e.what());
-  }
-}
-
-bool Contains(const Value& container, const Value& item, int line) {
-  try {
-    return PyContains(container, item);
+    return fn();
   } catch (const TemplateRaised&) {
     throw;
   } catch (const JinjaError& e) {
@@ -76,22 +33,14 @@ bool Contains(const Value& container, const Value& item, int line) {
   }
 }
 
-// Python slicing of a sequence of `n` items.
-std::vector<int64_t> SliceIndices(int64_t n, const Value& start, const Value& stop, const Value& step_v, int line) {
-  const int64_t step = step_v.is_none() || step_v.is_undefined() ? 1 : step_v.AsInt();
-  if (step == 0) Fail(line, "slice step cannot be zero");
-  auto clamp = [&](const Value& v, int64_t def) {
-    if (v.is_none() || v.is_undefined()) return def;
-    int64_t i = v.AsInt();
-    if (i < 0) i += n;
-    if (step > 0) return std::clamp<int64_t>(i, 0, n);
-    return std::clamp<int64_t>(i, -1, n - 1);
-  };
-  const int64_t lo = clamp(start, step > 0 ? 0 : n - 1);
-  const int64_t hi = clamp(stop, step > 0 ? n : -1);
-  std::vector<int64_t> idx;
-  for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) idx.push_back(i);
-  return idx;
+Value Arith(const std::string& op, const Value& a, const Value& b, int line) {
+  return AtLine(line, [&] { return PyArith(op, a, b); });
+}
+int Compare(const Value& a, const Value& b, int line) {
+  return AtLine(line, [&] { return PyCompare(a, b); });
+}
+bool Contains(const Value& container, const Value& item, int line) {
+  return AtLine(line, [&] { return PyContains(container, item); });
 }
 
 }  // namespace
@@ -395,7 +344,9 @@ Value Interpreter::EvalSlice(const Expr& e) {
   }
   const List items = obj.is_list() ? obj.AsList() : Iterate(obj);
   List out;
-  for (int64_t i : SliceIndices(static_cast<int64_t>(items.size()), parts[0], parts[1], parts[2], e.line)) out.push_back(items[i]);
+  const std::vector<int64_t> indices =
+      AtLine(e.line, [&] { return PySliceIndices(static_cast<int64_t>(items.size()), parts[0], parts[1], parts[2]); });
+  for (int64_t i : indices) out.push_back(items[i]);
   if (obj.is_list()) return Value::MakeList(std::move(out));
   std::string s;
   for (const Value& c : out) s += c.AsString();
@@ -449,7 +400,9 @@ Value Interpreter::EvalBinary(const Expr& e) {
   if (op == "*" && ((a.is_string() && b.is_int()) || (a.is_int() && b.is_string()))) {
     const std::string& s = a.is_string() ? a.AsString() : b.AsString();
     const int64_t n = a.is_int() ? a.AsInt() : b.AsInt();
-    if (n > 0 && s.size() * static_cast<size_t>(n) > limits_.max_output_bytes) Fail(e.line, "string repetition too large");
+    if (n > 0 && !s.empty() && static_cast<size_t>(n) > limits_.max_output_bytes / s.size()) {
+      Fail(e.line, "string repetition too large");
+    }
     std::string out;
     for (int64_t i = 0; i < n; ++i) out += s;
     return Value::String(std::move(out));
@@ -518,7 +471,7 @@ Value Interpreter::Eval(const Expr& e) {
       const Value v = Eval(*e.a);
       if (e.name == "not") return Value::Bool(!v.Truthy());
       if (!v.is_number()) Fail(e.line, fmt::format("bad operand type for unary {}: '{}'", e.name, KindName(v.kind())));
-      if (e.name == "-") return v.is_float() ? Value::Float(-v.AsDouble()) : Value::Int(-v.AsInt());
+      if (e.name == "-") return v.is_float() ? Value::Float(-v.AsDouble()) : Arith("-", Value::Int(0), v, e.line);
       return v.is_bool() ? Value::Int(v.AsInt()) : v;
     }
     case Expr::Kind::kBinary: return EvalBinary(e);

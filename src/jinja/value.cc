@@ -184,26 +184,6 @@ std::string TypeName(const Value& v) {
   return KindName(v.kind());
 }
 
-int PyCompare(const Value& a, const Value& b) {
-  if (a.is_number() && b.is_number()) {
-    if (!a.is_float() && !b.is_float()) return a.AsInt() < b.AsInt() ? -1 : (a.AsInt() > b.AsInt() ? 1 : 0);
-    const double x = a.AsDouble(), y = b.AsDouble();
-    return x < y ? -1 : (x > y ? 1 : 0);
-  }
-  if (a.is_string() && b.is_string()) {
-    const int c = a.AsString().compare(b.AsString());  // UTF-8 bytes order as code points do
-    return c < 0 ? -1 : (c > 0 ? 1 : 0);
-  }
-  if (a.is_list() && b.is_list() && !a.is_iterator() && !b.is_iterator() && a.is_tuple() == b.is_tuple()) {
-    const List &x = a.AsList(), &y = b.AsList();
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!x[i].Equals(y[i])) return PyCompare(x[i], y[i]);
-    }
-    return x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
-  }
-  throw JinjaError(fmt::format("'<' not supported between instances of '{}' and '{}'", TypeName(a), TypeName(b)));
-}
-
 const char* KindName(Value::Kind kind) {
   switch (kind) {
     case Value::Kind::kUndefined: return "Undefined";

@@ -128,10 +128,4 @@ struct Dict {
 const char* KindName(Value::Kind kind);
 std::string TypeName(const Value& v);
 
-// Python's ordering (the `<` of sorted(), min(), comparisons): numbers by
-// value, strings by code point, lists and tuples lexicographically against
-// their own kind; anything else throws JinjaError as Python's TypeError.
-// Returns <0, 0 or >0.
-int PyCompare(const Value& a, const Value& b);
-
 }  // namespace tf::jinja

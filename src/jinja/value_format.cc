@@ -10,6 +10,7 @@
 
 #include "base/utf8.h"
 #include "jinja/error.h"
+#include "jinja/py_operators.h"
 
 namespace tf::jinja {
 namespace {

@@ -86,6 +86,14 @@ TEST(JinjaTest, ErrorsAreStatusesNotCrashes) {
   EXPECT_NE(RenderStatus("{% set l = [] %}{{ l.append(1) }}").message().find("unsafe"), std::string::npos);
   EXPECT_FALSE(RenderStatus("{{ 'unterminated }}").ok());
   EXPECT_EQ(Render("{{ (((((((((((((((((((((((((((1))))))))))))))))))))))))))) }}"), "1");  // deep but legal
+  // Integers are 64-bit: where Python's would grow, the template fails instead of wrapping.
+  for (const char* t : {"{{ 9223372036854775807 + 1 }}", "{{ -(-9223372036854775807 - 1) }}", "{{ 3 ** 50 }}",
+                        "{{ (-9223372036854775807 - 1) // -1 }}", "{{ 4611686018427387904 * 2 }}"}) {
+    EXPECT_NE(RenderStatus(t).message().find("integer overflow"), std::string::npos) << t;
+  }
+  EXPECT_EQ(Render("{{ (-1) ** 1001 }} {{ 1 ** 9223372036854775807 }} {{ 2 ** 62 }} {{ -7 % 3 }} {{ 7 // -2 }}"),
+            "-1 1 4611686018427387904 2 -4");
+  EXPECT_EQ(Render("{{ [1, 2, 3][::9223372036854775807] }} {{ 'abc'[-100:100] }}"), "[1] abc");
 }
 
 TEST(JinjaTest, HostileTemplatesAreBounded) {
@@ -96,6 +104,7 @@ TEST(JinjaTest, HostileTemplatesAreBounded) {
   EXPECT_NE(RenderStatus("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").message().find("nested deeper"),
             std::string::npos);
   EXPECT_FALSE(RenderStatus("{{ 'x' * 100000000 }}").ok());
+  EXPECT_FALSE(RenderStatus("{{ 'ab' * 9223372036854775807 }}").ok());  // size * n would wrap
   std::string deep = "{{ ";
   for (int i = 0; i < 5000; ++i) deep += "(";
   deep += "1";
