@@ -12,8 +12,10 @@
 //     template <int T> static void Tile(int64_t n_blocks, const Block* w, const BlockQ8S* const* x,
 //                                       float* y, int64_t y_stride);       // T = 1..kTileTokens
 //     static void DecodePair(int64_t n_blocks, const Block* a, const Block* b, const BlockQ8S* x,
-//                            float* y);  // rows of a then b: y[0..2 * kGroupRows)
+//                            float* y);  // rows of a then b: y[0..2 * kGroupRows); only with kDecodePairs
 //   };
+//
+// (KernelShape below supplies the constants.)
 //
 // Everything here is a template over that type, and each ISA defines its
 // traits in its own namespace, so every ISA's translation unit (compiled
@@ -28,6 +30,17 @@
 #include "tensor/packed_blocks.h"
 
 namespace tf::packed_gemm {
+
+// The layout and tile constants of a kernel-traits type (constants only,
+// so sharing it across ISAs shares no code): one packed block type over
+// kPackRows-row groups, kTokens tokens per tile, pair decode or not.
+template <typename BlockT, bool kPairs, int kTokens = 4>
+struct KernelShape {
+  using Block = BlockT;
+  static constexpr int kGroupRows = kPackRows;
+  static constexpr int kTileTokens = kTokens;
+  static constexpr bool kDecodePairs = kPairs;
+};
 
 // Kernel::Tile<count> for a pass of `count` tokens (1..T).
 template <typename Kernel, int T = Kernel::kTileTokens>

@@ -177,6 +177,14 @@ void ChatTemplateSeeds(const fs::path& dir, const fs::path& fixtures) {
   Write(dir / "anchor_huge_loop", "{% for i in range(1000000000) %}{{ i }}{% endfor %}");
   Write(dir / "anchor_output_blowup", "{% set s = 'xxxxxxxx' %}{% for i in range(100000) %}{{ s * 100000 }}{% endfor %}");
   Write(dir / "anchor_raise", "{{ raise_exception('no system role') }}");
+  // Non-string dict keys, tuples, none/undefined through the iterating
+  // filters, 64-bit overflow and nested braces inside a tag.
+  Write(dir / "anchor_dict_keys", "{% set b = {1024: 256, 2.5: 'x', none: 1, (1, 2): 3, true: 4} %}"
+                                  "{{ b | dictsort | tojson }}{{ b[1024] }}{{ 1 in b }}{{ b.items() | list }}");
+  Write(dir / "anchor_none_filters", "{{ none | selectattr('a') | list }}{{ missing | map('upper') | join }}"
+                                     "{{ tools | rejectattr('type', 'equalto', 'function') | list | length }}");
+  Write(dir / "anchor_int_overflow", "{{ 9223372036854775807 + 1 }}{{ -(-9223372036854775807 - 1) }}{{ 3 ** 99 }}");
+  Write(dir / "anchor_nested_braces", "{{ {'a': {'b': {'c': [1, {'d': 2}]}}} }}{% set x = {'k': {}}%}{{ x }}");
   Write(dir / "anchor_invalid_utf8", "{% for m in messages %}{{ m['content'] }}{% endfor %}" + sep +
                                           "{\"messages\":[{\"role\":\"user\",\"content\":\"\\udc80\"}]}");
 }

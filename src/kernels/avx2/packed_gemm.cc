@@ -219,11 +219,7 @@ void Q8_0x8Tile(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x
 
 // The kernel traits the shared driver (kernels/packed_gemm_driver.h) runs:
 // the hand-written 4-token tiles where GCC's generic ones spill.
-struct Q4Kernel {
-  using Block = BlockQ4_0x8;
-  static constexpr int kGroupRows = kPackRows;
-  static constexpr int kTileTokens = kTile;
-  static constexpr bool kDecodePairs = true;
+struct Q4Kernel : packed_gemm::KernelShape<BlockQ4_0x8, /*kPairs=*/true, kTile> {
   template <int T>
   static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
     if constexpr (T == 4) {
@@ -237,11 +233,7 @@ struct Q4Kernel {
   }
 };
 
-struct Q8Kernel {
-  using Block = BlockQ8_0x8;
-  static constexpr int kGroupRows = kPackRows;
-  static constexpr int kTileTokens = kTile;
-  static constexpr bool kDecodePairs = true;
+struct Q8Kernel : packed_gemm::KernelShape<BlockQ8_0x8, /*kPairs=*/true, kTile> {
   template <int T>
   static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
     if constexpr (T == 4) {

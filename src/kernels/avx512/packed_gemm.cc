@@ -77,28 +77,18 @@ void Q8_0x8Tile(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x
 
 // The kernel traits the shared driver (kernels/packed_gemm_driver.h) runs;
 // decode goes group by group through the 1-token tile.
-struct Q4Kernel {
-  using Block = BlockQ4_0x8;
-  static constexpr int kGroupRows = kPackRows;
-  static constexpr int kTileTokens = kTile;
-  static constexpr bool kDecodePairs = false;
+struct Q4Kernel : packed_gemm::KernelShape<BlockQ4_0x8, /*kPairs=*/false, kTile> {
   template <int T>
   static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
     Q4_0x8Tile<T>(nb, w, x, y, s);
   }
-  static void DecodePair(int64_t, const Block*, const Block*, const BlockQ8S*, float*) {}
 };
 
-struct Q8Kernel {
-  using Block = BlockQ8_0x8;
-  static constexpr int kGroupRows = kPackRows;
-  static constexpr int kTileTokens = kTile;
-  static constexpr bool kDecodePairs = false;
+struct Q8Kernel : packed_gemm::KernelShape<BlockQ8_0x8, /*kPairs=*/false, kTile> {
   template <int T>
   static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
     Q8_0x8Tile<T>(nb, w, x, y, s);
   }
-  static void DecodePair(int64_t, const Block*, const Block*, const BlockQ8S*, float*) {}
 };
 
 }  // namespace
