@@ -37,5 +37,5 @@ if [[ $which == tsan || $which == all ]]; then
   cmake --build build-tsan -j "$jobs" --target tf_unit_tests tf_server_tests tf_loadgen_tests
   echo "== TSan: engine, scheduler, server, load generator, thread pool"
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Hostile|Loadgen|ThreadPool|BatchRunner|Scheduler|KvManager|BlockPool')
+     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Hostile|Backend|Loadgen|ThreadPool|BatchRunner|ModelRunner|Scheduler|KvManager|BlockPool')
 fi
