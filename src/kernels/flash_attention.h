@@ -1,13 +1,16 @@
 // The attention core shared by standard (grouped-query) and latent (MLA)
 // attention: a set of query rows that read the same key/value rows of a
 // paged cache (tensor/kv_view.h), each row seeing positions 0..last_pos[i].
-// Keys are visited in tiles of at most kFlashKeyBlock that never straddle
-// two KV blocks, with an online softmax (running max and sum per row), so
-// memory stays O(rows x tile) however long the context: no n x n score
-// matrix is ever formed. Scores (KernelTable::sgemm_nt) and value sums
-// (sgemm) are small float GEMMs over a tile of keys that every query row of
-// the call shares; float32 cache rows are read in place, bf16 ones are
-// converted once per tile.
+// Keys are visited in windows of kFlashKeyBlock with an online softmax
+// (running max and sum per row), so memory stays O(rows x window) however
+// long the context: no n x n score matrix is ever formed. A window may span
+// several small KV blocks, but no GEMM operand does: the window is split
+// into runs at block boundaries, and each run's keys and values are read
+// where they lie (float32 cache) or converted into a staging tile once per
+// window (bf16). Scores (KernelTable::sgemm_nt) and value sums (sgemm) are
+// small float GEMMs that every query row of the call shares. The softmax
+// works per window rather than per run so that 16-token blocks cost what
+// 64-token ones do.
 #pragma once
 
 #include <cstdint>
@@ -21,12 +24,22 @@ namespace tf {
 
 inline constexpr int64_t kFlashKeyBlock = 64;
 
+// The part of a key window [offset, offset + count) that lies inside one KV
+// block, with where its rows start in the cache.
+struct FlashKeyRun {
+  int64_t offset = 0;
+  int64_t count = 0;
+  const void* keys = nullptr;
+  const void* values = nullptr;
+};
+
 // Per-thread working memory, reused across calls.
 struct FlashScratch {
-  std::vector<float> k;       // [tile][dim_qk] keys converted to float32 (bf16 cache)
-  std::vector<float> v;       // [tile][dim_v] values, likewise
-  std::vector<float> scores;  // [rows][tile]
+  std::vector<float> k;       // [window][dim_qk] keys converted to float32 (bf16 cache)
+  std::vector<float> v;       // [window][dim_v] values, likewise
+  std::vector<float> scores;  // [rows][window]
   std::vector<float> row_max, row_sum;
+  std::vector<FlashKeyRun> runs;  // the current window's runs
 };
 
 struct FlashRows {
