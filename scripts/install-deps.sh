@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build make pkg-config git
   libgtest-dev libgmock-dev
   libfmt-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
-  libpcre2-dev libutf8proc-dev
+  libpcre2-dev libutf8proc-dev libxxhash-dev
   libsimde-dev
   libboost-dev libssl-dev nodejs curl
   chromium fonts-dejavu-core

@@ -35,6 +35,12 @@ StatusOr<std::unique_ptr<GgufFile>> OpenGguf(const ModelSource& source) {
   return file;
 }
 
+StatusOr<ModelFingerprint> FingerprintModel(const ModelSource& source) {
+  TF_ASSIGN_OR_RETURN(FileFingerprint content, FingerprintFile(source.path));
+  std::string key = fmt::format("xxh3-128:{}|overrides:{}", content.hex, DescribeGgufOverrides(source.override_kv));
+  return ModelFingerprint{std::move(key), std::move(content)};
+}
+
 StatusOr<LoadedModel> OpenModel(const ModelSource& source, ThreadPool* pool, const ModelOptions& options) {
   const std::string& path = source.path;
   LoadedModel m;

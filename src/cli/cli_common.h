@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/file_fingerprint.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "gguf/gguf_file.h"
@@ -28,6 +29,14 @@ struct ModelSource {
 void AddModelSourceOptions(CLI::App* cmd, ModelSource* source, const std::string& model_help);
 // The file with the overrides applied.
 StatusOr<std::unique_ptr<GgufFile>> OpenGguf(const ModelSource& source);
+// What the prefix-cache and KV-store keys start from: the file's content
+// hash (base/file_fingerprint.h, cached beside it) and the overrides, which
+// change what the cached KV means: "xxh3-128:<hex>|overrides:<specs>".
+struct ModelFingerprint {
+  std::string key;
+  FileFingerprint content;
+};
+StatusOr<ModelFingerprint> FingerprintModel(const ModelSource& source);
 
 // A model file opened for running: the mapped file, its tokenizer, the model.
 struct LoadedModel {

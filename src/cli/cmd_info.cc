@@ -101,6 +101,9 @@ Status Run(const InfoOptions& o) {
   fmt::print("architecture:  {}\n", *f->GetStringOr("general.architecture", "(none)"));
   fmt::print("name:          {}\n", *f->GetStringOr("general.name", "(none)"));
   if (!o.model.override_kv.empty()) fmt::print("overrides:     {}\n", fmt::join(o.model.override_kv, ", "));
+  TF_ASSIGN_OR_RETURN(const ModelFingerprint fingerprint, FingerprintModel(o.model));
+  fmt::print("fingerprint:   xxh3-128 {} ({} in {:.3f} s)\n", fingerprint.content.hex,
+             fingerprint.content.from_cache ? "cached" : "computed", fingerprint.content.seconds);
   PrintTensorTypes(*f);
   PrintVocab(*f);
   if (!f->tensors().empty()) PrintModel(*f);

@@ -95,12 +95,14 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
                                                               (o.max_num_seqs + 1));
   config.num_kv_blocks = KvBlocksForBytes(model, config.kv_type, config.block_size, bytes);
   config.sched.watermark_blocks = std::max<int64_t>(1, config.num_kv_blocks / 100);
-  // Metadata overrides change what the cached KV means, so they are part of it.
-  const std::string fingerprint =
-      fmt::format("{}|{}|{}", std::filesystem::absolute(o.model.path).string(),
-                  std::filesystem::file_size(o.model.path), DescribeGgufOverrides(o.model.override_kv));
+  // The prefix-cache keys start from the model's content (the same model at
+  // two paths shares keys, another one over the same path does not) and its
+  // metadata overrides, which change what the cached KV means.
+  TF_ASSIGN_OR_RETURN(const ModelFingerprint fingerprint, FingerprintModel(o.model));
+  TF_LOG_INFO("model fingerprint {} ({} in {:.3f} s)", fingerprint.key,
+              fingerprint.content.from_cache ? "cached" : "computed", fingerprint.content.seconds);
   TF_ASSIGN_OR_RETURN(state->engine, Engine::Create(state->loaded.model.get(), state->loaded.tokenizer.get(),
-                                                    state->pool.get(), config, fingerprint));
+                                                    state->pool.get(), config, fingerprint.key));
   ServedModel s;
   s.name = o.served_model_name.empty() ? std::filesystem::path(o.model.path).stem().string() : o.served_model_name;
   s.tokenizer = state->loaded.tokenizer.get();

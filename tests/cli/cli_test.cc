@@ -132,6 +132,54 @@ TEST(CliTest, OverrideKvChangesWhatTheModelLoadsWith) {
                    "true or false");
 }
 
+// The model fingerprint follows the bytes: two copies of one model agree
+// wherever they lie, one flipped byte of tensor data changes it, an override
+// changes the key but not the content hash, and a second look reads the
+// sidecar instead of rehashing.
+TEST(CliTest, InfoFingerprintsTheContentNotThePath) {
+  namespace fs = std::filesystem;
+  const fs::path dir = testing::TempPath("fingerprint-models");
+  fs::remove_all(dir);
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  const std::string src = Fixture("models/tiny-llama-spm-q8_0.gguf");
+  fs::copy_file(src, dir / "a/m.gguf");
+  fs::copy_file(src, dir / "b/same.gguf");
+  fs::copy_file(src, dir / "b/flipped.gguf");
+  {
+    std::fstream f(dir / "b/flipped.gguf", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-100, std::ios::end);  // inside the last tensor's data
+    const char c = static_cast<char>(f.get());
+    f.seekp(-100, std::ios::end);
+    f.put(static_cast<char>(c ^ 0x10));
+  }
+  auto line = [](const RunResult& r) {
+    const size_t at = r.out.find("fingerprint:   ");
+    return at == std::string::npos ? std::string() : r.out.substr(at, r.out.find('\n', at) - at);
+  };
+  auto hex = [&](const RunResult& r) { return line(r).substr(std::string("fingerprint:   xxh3-128 ").size(), 32); };
+  const RunResult a = RunTokenfab("info -m " + (dir / "a/m.gguf").string());
+  const RunResult same = RunTokenfab("info -m " + (dir / "b/same.gguf").string());
+  const RunResult flipped = RunTokenfab("info -m " + (dir / "b/flipped.gguf").string());
+  const RunResult again = RunTokenfab("info -m " + (dir / "a/m.gguf").string());
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_NE(line(a).find("(computed in"), std::string::npos) << line(a);
+  EXPECT_NE(line(again).find("(cached in"), std::string::npos) << line(again);
+  EXPECT_EQ(hex(a).size(), 32u);
+  EXPECT_EQ(hex(a), hex(same));
+  EXPECT_EQ(hex(a), hex(again));
+  EXPECT_NE(hex(a), hex(flipped));
+  EXPECT_TRUE(fs::exists(dir / "a/m.gguf.tfprint"));
+  // The shared fixture itself hashes the same, and nothing is written beside
+  // it while its directory is marked read-only (as shared/ is).
+  const RunResult original = RunTokenfab("info -m " + src);
+  EXPECT_EQ(hex(original), hex(a));
+  if ((fs::status(fs::path(src).parent_path()).permissions() & fs::perms::owner_write) == fs::perms::none) {
+    EXPECT_FALSE(fs::exists(src + ".tfprint"));
+  }
+  fs::remove_all(dir);
+}
+
 TEST(CliTest, SynthInfoAndGenerateWorkTogether) {
   const std::string path = testing::TempPath("tiny-q4_0.gguf");
   auto s = RunTokenfab("synth --preset tiny --type Q4_0 -o " + path + " --seed 5");

@@ -217,6 +217,16 @@ void OverrideKvSeeds(const fs::path& dir) {
                                   "deepseek2.attention.head_count=int:-1\nllama.attention.head_count_kv=int:3\n");
 }
 
+void FingerprintSidecarSeeds(const fs::path& dir) {
+  const std::string hex = "0123456789abcdef0123456789abcdef";
+  Write(dir / "valid", "tokenfab-fingerprint-v1 dev=2049 ino=77 size=1048576 mtime_ns=1700000000123456789 xxh3_128=" +
+                           hex + "\n");
+  Write(dir / "anchor_overflow", "tokenfab-fingerprint-v1 dev=18446744073709551616 ino=-1 size=+3 "
+                                 "mtime_ns=-9223372036854775809 xxh3_128=" + hex + "\n");
+  Write(dir / "anchor_fields_swapped", "tokenfab-fingerprint-v1 ino=77 dev=2049 size=1 mtime_ns=1 xxh3_128=" + hex);
+  Write(dir / "anchor_empty_values", "tokenfab-fingerprint-v1 dev= ino= size= mtime_ns= xxh3_128=\n");
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR FIXTURES_DIR\n");
@@ -228,6 +238,7 @@ int main(int argc, char** argv) {
   ChatTemplateSeeds(out / "chat_template", fixtures);
   TokenizerSeeds(out / "tokenizer");
   OverrideKvSeeds(out / "override_kv");
+  FingerprintSidecarSeeds(out / "fingerprint_sidecar");
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }
