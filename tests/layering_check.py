@@ -20,6 +20,7 @@ ALLOWED = {
     "model": {"base", "tensor", "gguf", "kernels"},
     "synth": {"base", "tensor", "gguf", "tokenizer", "kernels", "model"},
     "kv": {"base"},
+    "kvstore": {"base", "kv"},
     "sched": {"base", "kv"},
     "sample": {"base"},
     "engine": {"base", "tensor", "gguf", "tokenizer", "kernels", "model", "kv", "sched", "sample"},
@@ -27,7 +28,7 @@ ALLOWED = {
     "loadgen": {"base"},
     "perf": {"base", "tensor", "gguf", "kernels", "model", "kv", "sched", "sample", "engine"},
     "cli": {"base", "tensor", "gguf", "tokenizer", "jinja", "kernels", "model", "synth", "kv", "sched", "sample",
-            "engine", "server", "loadgen", "perf"},
+            "kvstore", "engine", "server", "loadgen", "perf"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z0-9_]+)/', re.M)
 

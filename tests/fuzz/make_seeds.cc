@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kvstore/block_file.h"
+
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
@@ -227,6 +229,26 @@ void FingerprintSidecarSeeds(const fs::path& dir) {
   Write(dir / "anchor_empty_values", "tokenfab-fingerprint-v1 dev= ino= size= mtime_ns= xxh3_128=\n");
 }
 
+// The same format as fuzz_block_file's: a valid file, then damaged ones.
+void BlockFileSeeds(const fs::path& dir) {
+  tf::BlockFileFormat f;
+  f.model_root = tf::RootBlockHash("fuzz-model");
+  f.kv_type = 30;
+  f.block_size = 4;
+  f.n_layer = 2;
+  f.payload_bytes = 64;
+  const std::vector<int32_t> tokens = {1, 2, 3, 32000};
+  std::vector<uint8_t> payload(64);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 7);
+  const std::vector<uint8_t> valid = *tf::EncodeBlockFile(f, tf::RootBlockHash("parent"), tokens, payload);
+  auto as_string = [](const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); };
+  Write(dir / "valid", as_string(valid));
+  Write(dir / "anchor_truncated", as_string(valid).substr(0, valid.size() / 2));
+  std::vector<uint8_t> flipped = valid;
+  flipped[valid.size() - 1] ^= 1;
+  Write(dir / "anchor_payload_flipped", as_string(flipped));
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR FIXTURES_DIR\n");
@@ -239,6 +261,7 @@ int main(int argc, char** argv) {
   TokenizerSeeds(out / "tokenizer");
   OverrideKvSeeds(out / "override_kv");
   FingerprintSidecarSeeds(out / "fingerprint_sidecar");
+  BlockFileSeeds(out / "block_file");
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }
