@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "base/atomic_file.h"
 #include "base/logging.h"
 
 namespace tf {
@@ -48,28 +49,6 @@ std::optional<std::string> ReadSmallFile(const std::string& path) {
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.size() > kMaxSidecarBytes) return std::nullopt;
   return text;
-}
-
-// Writes the sidecar through a temporary name and a rename, so a reader
-// sees the old sidecar or the new one, never half of one.
-Status WriteSidecar(const std::string& sidecar, const std::string& text) {
-  const std::string tmp = fmt::format("{}.tmp.{}", sidecar, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return IoError(fmt::format("fingerprint cache {}: cannot create: {}", tmp, ErrnoText(errno)));
-    out << text;
-    out.close();
-    if (!out) {
-      ::unlink(tmp.c_str());
-      return IoError(fmt::format("fingerprint cache {}: write failed", tmp));
-    }
-  }
-  if (::rename(tmp.c_str(), sidecar.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return IoError(fmt::format("fingerprint cache {}: rename failed: {}", sidecar, ErrnoText(err)));
-  }
-  return Status::Ok();
 }
 
 // Whether the directory's mode bits let this process write into it. Asked
@@ -183,7 +162,7 @@ StatusOr<FileFingerprint> FingerprintFile(const std::string& path, bool write_ca
   if (write_cache && !ModeAllowsWrite(ParentDirectory(sidecar))) {
     TF_LOG_INFO("{}: the directory is read-only, so the fingerprint is recomputed on every start", path);
   } else if (write_cache) {
-    if (Status s = WriteSidecar(sidecar, FormatFingerprintSidecar(before, hex)); !s.ok())
+    if (Status s = WriteFileAtomically(sidecar, FormatFingerprintSidecar(before, hex)); !s.ok())
       TF_LOG_WARN("{} (the fingerprint is recomputed on every start)", s.message());
   }
   return FileFingerprint{std::move(hex), false, SecondsSince(start)};

@@ -1,11 +1,10 @@
 #include "gguf/gguf_writer.h"
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "base/atomic_file.h"
 #include "base/checked_math.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_value_io.h"
@@ -120,25 +119,7 @@ StatusOr<std::string> GgufWriter::WriteToString() const {
 }
 
 Status GgufWriter::WriteFile(const std::string& path) const {
-  const std::string tmp_path = path + ".tmp";
-  std::FILE* f = std::fopen(tmp_path.c_str(), "wb");
-  if (f == nullptr) {
-    return IoError(fmt::format("cannot create {}: {}", tmp_path, std::strerror(errno)));
-  }
-  Status status = WriteTo([f, &tmp_path](std::string_view chunk) {
-    if (std::fwrite(chunk.data(), 1, chunk.size(), f) != chunk.size()) {
-      return IoError(fmt::format("writing {}: {}", tmp_path, std::strerror(errno)));
-    }
-    return Status::Ok();
-  });
-  if (std::fclose(f) != 0 && status.ok()) {
-    status = IoError(fmt::format("closing {}: {}", tmp_path, std::strerror(errno)));
-  }
-  if (status.ok() && std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    status = IoError(fmt::format("renaming {} to {}: {}", tmp_path, path, std::strerror(errno)));
-  }
-  if (!status.ok()) std::remove(tmp_path.c_str());
-  return status;
+  return WriteFileAtomically(path, [this](const ByteSink& sink) { return WriteTo(sink); });
 }
 
 }  // namespace tf
