@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/little_endian.h"
 #include "base/sha256.h"
 
 namespace tf {
@@ -16,11 +17,7 @@ BlockHash ChainBlockHash(const BlockHash& parent, std::span<const int32_t> token
   std::memcpy(message.data(), parent.bytes.data(), parent.bytes.size());
   uint8_t* p = message.data() + parent.bytes.size();
   for (int32_t token : tokens) {
-    const uint32_t u = static_cast<uint32_t>(token);
-    p[0] = static_cast<uint8_t>(u);
-    p[1] = static_cast<uint8_t>(u >> 8);
-    p[2] = static_cast<uint8_t>(u >> 16);
-    p[3] = static_cast<uint8_t>(u >> 24);
+    StoreLe32(p, static_cast<uint32_t>(token));
     p += 4;
   }
   return BlockHash{Sha256(message.data(), message.size())};

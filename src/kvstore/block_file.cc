@@ -8,29 +8,13 @@
 #include <fmt/format.h>
 
 #include "base/check.h"
+#include "base/little_endian.h"
 
 namespace tf {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'F', 'K', 'V', 'B', 'L', 'K', '1'};
 constexpr size_t kHeaderChecksumAt = 144;
-
-void PutU32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void PutU64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-uint32_t GetU32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(p[i]) << (8 * i);
-  return v;
-}
-uint64_t GetU64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
-  return v;
-}
 
 // XXH3-64 over the fixed header before its checksum and the token ids.
 uint64_t HeaderChecksum(const uint8_t* header, size_t n_tokens) {
@@ -71,19 +55,19 @@ StatusOr<std::vector<uint8_t>> EncodeBlockFile(const BlockFileFormat& format, co
   std::vector<uint8_t> out(format.file_bytes());
   uint8_t* h = out.data();
   std::memcpy(h, kMagic, sizeof(kMagic));
-  PutU32(h + 8, kBlockFileVersion);
-  PutU32(h + 12, static_cast<uint32_t>(kBlockFileFixedBytes + 4 * tokens.size()));
-  PutU32(h + 16, format.kv_type);
-  PutU32(h + 20, format.block_size);
-  PutU32(h + 24, format.n_layer);
-  PutU32(h + 28, static_cast<uint32_t>(tokens.size()));
-  PutU64(h + 32, payload.size());
-  PutU64(h + 40, XXH3_64bits(payload.data(), payload.size()));
+  StoreLe32(h + 8, kBlockFileVersion);
+  StoreLe32(h + 12, static_cast<uint32_t>(kBlockFileFixedBytes + 4 * tokens.size()));
+  StoreLe32(h + 16, format.kv_type);
+  StoreLe32(h + 20, format.block_size);
+  StoreLe32(h + 24, format.n_layer);
+  StoreLe32(h + 28, static_cast<uint32_t>(tokens.size()));
+  StoreLe64(h + 32, payload.size());
+  StoreLe64(h + 40, XXH3_64bits(payload.data(), payload.size()));
   std::memcpy(h + 48, format.model_root.bytes.data(), 32);
   std::memcpy(h + 80, parent.bytes.data(), 32);
   std::memcpy(h + 112, ChainBlockHash(parent, tokens).bytes.data(), 32);
-  for (size_t i = 0; i < tokens.size(); ++i) PutU32(h + kBlockFileFixedBytes + 4 * i, static_cast<uint32_t>(tokens[i]));
-  PutU64(h + kHeaderChecksumAt, HeaderChecksum(h, tokens.size()));
+  for (size_t i = 0; i < tokens.size(); ++i) StoreLe32(h + kBlockFileFixedBytes + 4 * i, static_cast<uint32_t>(tokens[i]));
+  StoreLe64(h + kHeaderChecksumAt, HeaderChecksum(h, tokens.size()));
   if (!payload.empty()) std::memcpy(h + kBlockFileFixedBytes + 4 * tokens.size(), payload.data(), payload.size());
   return out;
 }
@@ -93,28 +77,28 @@ StatusOr<BlockFileContents> ParseBlockFile(std::span<const uint8_t> bytes, const
   if (bytes.size() != format.file_bytes()) return Mismatch("file size", bytes.size(), format.file_bytes());
   const uint8_t* h = bytes.data();
   if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0) return DataLossError("KV block file: bad magic");
-  if (GetU32(h + 8) != kBlockFileVersion) return Mismatch("format_version", GetU32(h + 8), kBlockFileVersion);
+  if (LoadLe32(h + 8) != kBlockFileVersion) return Mismatch("format_version", LoadLe32(h + 8), kBlockFileVersion);
   const size_t header_bytes = kBlockFileFixedBytes + 4u * format.block_size;
-  if (GetU32(h + 12) != header_bytes) return Mismatch("header_bytes", GetU32(h + 12), header_bytes);
-  if (GetU32(h + 16) != format.kv_type) return Mismatch("kv_type", GetU32(h + 16), format.kv_type);
-  if (GetU32(h + 20) != format.block_size) return Mismatch("block_size", GetU32(h + 20), format.block_size);
-  if (GetU32(h + 24) != format.n_layer) return Mismatch("n_layer", GetU32(h + 24), format.n_layer);
-  if (GetU32(h + 28) != format.block_size) return Mismatch("n_tokens", GetU32(h + 28), format.block_size);
-  if (GetU64(h + 32) != format.payload_bytes) return Mismatch("payload_bytes", GetU64(h + 32), format.payload_bytes);
+  if (LoadLe32(h + 12) != header_bytes) return Mismatch("header_bytes", LoadLe32(h + 12), header_bytes);
+  if (LoadLe32(h + 16) != format.kv_type) return Mismatch("kv_type", LoadLe32(h + 16), format.kv_type);
+  if (LoadLe32(h + 20) != format.block_size) return Mismatch("block_size", LoadLe32(h + 20), format.block_size);
+  if (LoadLe32(h + 24) != format.n_layer) return Mismatch("n_layer", LoadLe32(h + 24), format.n_layer);
+  if (LoadLe32(h + 28) != format.block_size) return Mismatch("n_tokens", LoadLe32(h + 28), format.block_size);
+  if (LoadLe64(h + 32) != format.payload_bytes) return Mismatch("payload_bytes", LoadLe64(h + 32), format.payload_bytes);
   if (GetHash(h + 48) != format.model_root) return DataLossError("KV block file: written for another model or format");
-  if (GetU64(h + kHeaderChecksumAt) != HeaderChecksum(h, format.block_size))
+  if (LoadLe64(h + kHeaderChecksumAt) != HeaderChecksum(h, format.block_size))
     return DataLossError("KV block file: header checksum mismatch");
   BlockFileContents c;
   c.parent = GetHash(h + 80);
   c.hash = GetHash(h + 112);
   c.tokens.resize(format.block_size);
   for (size_t i = 0; i < c.tokens.size(); ++i)
-    c.tokens[i] = static_cast<int32_t>(GetU32(h + kBlockFileFixedBytes + 4 * i));
+    c.tokens[i] = static_cast<int32_t>(LoadLe32(h + kBlockFileFixedBytes + 4 * i));
   if (c.hash != expected_hash) return DataLossError("KV block file: holds another block than its name says");
   if (ChainBlockHash(c.parent, c.tokens) != c.hash)
     return DataLossError("KV block file: hash does not chain from its parent and tokens");
   c.payload = bytes.subspan(header_bytes);
-  if (XXH3_64bits(c.payload.data(), c.payload.size()) != GetU64(h + 40))
+  if (XXH3_64bits(c.payload.data(), c.payload.size()) != LoadLe64(h + 40))
     return DataLossError("KV block file: payload checksum mismatch");
   return c;
 }
