@@ -2,30 +2,18 @@
 // anyone who could write the directory (or a crash, or a failing disk)
 // may have left any bytes. Parsing ends in a Status or in contents that
 // encode back to exactly the bytes read.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <vector>
 
+#include "fuzz/block_file_fuzz_format.h"
 #include "kvstore/block_file.h"
 
-namespace {
-
-tf::BlockFileFormat Format() {
-  tf::BlockFileFormat f;
-  f.model_root = tf::RootBlockHash("fuzz-model");
-  f.kv_type = 30;
-  f.block_size = 4;
-  f.n_layer = 2;
-  f.payload_bytes = 64;
-  return f;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const tf::BlockFileFormat format = Format();
+  static const tf::BlockFileFormat format = tf::fuzz::FuzzBlockFileFormat();
   const std::span<const uint8_t> bytes(data, size);
   // The name claims the hash stored in the file (when there is room for one),
   // so the deeper checks are reached too.

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz/block_file_fuzz_format.h"
 #include "kvstore/block_file.h"
 
 namespace fs = std::filesystem;
@@ -229,14 +230,9 @@ void FingerprintSidecarSeeds(const fs::path& dir) {
   Write(dir / "anchor_empty_values", "tokenfab-fingerprint-v1 dev= ino= size= mtime_ns= xxh3_128=\n");
 }
 
-// The same format as fuzz_block_file's: a valid file, then damaged ones.
+// A valid file in fuzz_block_file's format, then damaged ones.
 void BlockFileSeeds(const fs::path& dir) {
-  tf::BlockFileFormat f;
-  f.model_root = tf::RootBlockHash("fuzz-model");
-  f.kv_type = 30;
-  f.block_size = 4;
-  f.n_layer = 2;
-  f.payload_bytes = 64;
+  const tf::BlockFileFormat f = tf::fuzz::FuzzBlockFileFormat();
   const std::vector<int32_t> tokens = {1, 2, 3, 32000};
   std::vector<uint8_t> payload(64);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 7);
