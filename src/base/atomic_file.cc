@@ -28,7 +28,8 @@ Status WriteFileAtomically(const std::string& path, const std::function<Status(c
       return IoError(fmt::format("writing {}: {}", tmp_path, std::strerror(errno)));
     return Status::Ok();
   });
-  if (std::fclose(f) != 0 && status.ok()) status = IoError(fmt::format("closing {}: {}", tmp_path, std::strerror(errno)));
+  if (std::fclose(f) != 0 && status.ok())
+    status = IoError(fmt::format("closing {}: {}", tmp_path, std::strerror(errno)));
   if (status.ok() && std::rename(tmp_path.c_str(), path.c_str()) != 0)
     status = IoError(fmt::format("renaming {} to {}: {}", tmp_path, path, std::strerror(errno)));
   if (!status.ok()) std::remove(tmp_path.c_str());

@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -39,6 +40,15 @@ bool IsLowerHex(std::string_view s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
+}
+
+// The whole of `text` as a decimal integer of T's range (no sign for an
+// unsigned T, no spaces, no '+').
+template <typename T>
+bool ParseDecimal(const std::string& text, T* out) {
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end;
 }
 
 std::optional<std::string> ReadSmallFile(const std::string& path) {
@@ -130,19 +140,9 @@ std::optional<std::pair<FileIdentity, std::string>> ParseFingerprintSidecar(std:
              h = field(hash, "xxh3_128");
   if (!d || !i || !s || !m || !h || h->size() != 32 || !IsLowerHex(*h)) return std::nullopt;
   FileIdentity id;
-  try {
-    size_t used = 0;
-    id.device = std::stoull(*d, &used);
-    if (used != d->size()) return std::nullopt;
-    id.inode = std::stoull(*i, &used);
-    if (used != i->size()) return std::nullopt;
-    id.size_bytes = std::stoull(*s, &used);
-    if (used != s->size()) return std::nullopt;
-    id.mtime_ns = std::stoll(*m, &used);
-    if (used != m->size()) return std::nullopt;
-  } catch (const std::exception&) {
+  if (!ParseDecimal(*d, &id.device) || !ParseDecimal(*i, &id.inode) || !ParseDecimal(*s, &id.size_bytes) ||
+      !ParseDecimal(*m, &id.mtime_ns))
     return std::nullopt;
-  }
   if (FormatFingerprintSidecar(id, *h) != text) return std::nullopt;  // no signs, spaces or zeros smuggled in
   return std::make_pair(id, *h);
 }

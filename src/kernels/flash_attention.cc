@@ -11,8 +11,6 @@
 namespace tf {
 namespace {
 
-using KeyRun = FlashKeyRun;
-
 // The element `slot` rows into a block's rows.
 const void* AtSlot(const void* rows, int64_t slot, int64_t stride, DType type) {
   return static_cast<const uint8_t*>(rows) + static_cast<size_t>(slot * stride) * KvElementBytes(type);
@@ -21,7 +19,7 @@ const void* AtSlot(const void* rows, int64_t slot, int64_t stride, DType type) {
 // Splits the window [j0, j0 + width) at block boundaries (block sizes from 1
 // to well past the window all work: a large block gives one run).
 void SplitWindow(const FlashKv& kv, int64_t j0, int64_t width, int64_t k_stride, int64_t v_stride,
-                 std::vector<KeyRun>* runs) {
+                 std::vector<FlashKeyRun>* runs) {
   runs->clear();
   const int64_t block_size = kv.view.block_size();
   const DType type = kv.view.type();
@@ -37,8 +35,8 @@ void SplitWindow(const FlashKv& kv, int64_t j0, int64_t width, int64_t k_stride,
 
 // Converts `dim` leading bf16 elements of each run's rows (`stride` apart)
 // into staging rows [width][dim].
-void StageBf16(std::span<const KeyRun> runs, bool values, int64_t stride, int dim, float* staging) {
-  for (const KeyRun& run : runs) {
+void StageBf16(std::span<const FlashKeyRun> runs, bool values, int64_t stride, int dim, float* staging) {
+  for (const FlashKeyRun& run : runs) {
     const uint16_t* src = static_cast<const uint16_t*>(values ? run.values : run.keys);
     for (int64_t jj = 0; jj < run.count; ++jj) {
       float* dst = staging + (run.offset + jj) * dim;
@@ -71,10 +69,10 @@ void OnlineSoftmaxRow(const KernelTable& kernels, float* scores, int64_t width, 
 // scores [rows][width] = q [rows][dim_qk] * keys [width][dim_qk]^T. A float32
 // cache is read in place, one GEMM per run writing its columns; a bf16 one
 // is staged once for the whole window.
-void WindowScores(const KernelTable& kernels, const FlashKv& kv, const FlashRows& rows, std::span<const KeyRun> runs,
-                  int64_t width, int64_t k_stride, FlashScratch* s) {
+void WindowScores(const KernelTable& kernels, const FlashKv& kv, const FlashRows& rows,
+                  std::span<const FlashKeyRun> runs, int64_t width, int64_t k_stride, FlashScratch* s) {
   if (kv.view.type() == DType::kF32) {
-    for (const KeyRun& run : runs)
+    for (const FlashKeyRun& run : runs)
       kernels.sgemm_nt(rows.n_rows, run.count, kv.dim_qk, rows.q, kv.dim_qk, static_cast<const float*>(run.keys),
                        k_stride, s->scores.data() + run.offset, width);
     return;
@@ -86,10 +84,10 @@ void WindowScores(const KernelTable& kernels, const FlashKv& kv, const FlashRows
 
 // out [rows][dim_v] += p [rows][width] * values [width][dim_v], with p the
 // window's softmax numerators left in the scores.
-void WindowValues(const KernelTable& kernels, const FlashKv& kv, const FlashRows& rows, std::span<const KeyRun> runs,
-                  int64_t width, int64_t v_stride, FlashScratch* s) {
+void WindowValues(const KernelTable& kernels, const FlashKv& kv, const FlashRows& rows,
+                  std::span<const FlashKeyRun> runs, int64_t width, int64_t v_stride, FlashScratch* s) {
   if (kv.view.type() == DType::kF32) {
-    for (const KeyRun& run : runs)
+    for (const FlashKeyRun& run : runs)
       kernels.sgemm(rows.n_rows, kv.dim_v, run.count, s->scores.data() + run.offset, width,
                     static_cast<const float*>(run.values), v_stride, rows.out, kv.dim_v, true);
     return;

@@ -48,7 +48,8 @@ std::string BlockFileName(const BlockHash& hash) {
 StatusOr<std::vector<uint8_t>> EncodeBlockFile(const BlockFileFormat& format, const BlockHash& parent,
                                                std::span<const int32_t> tokens, std::span<const uint8_t> payload) {
   if (tokens.size() != format.block_size)
-    return InvalidArgumentError(fmt::format("KV block file: {} tokens for blocks of {}", tokens.size(), format.block_size));
+    return InvalidArgumentError(
+        fmt::format("KV block file: {} tokens for blocks of {}", tokens.size(), format.block_size));
   if (payload.size() != format.payload_bytes)
     return InvalidArgumentError(
         fmt::format("KV block file: payload of {} bytes, the format says {}", payload.size(), format.payload_bytes));
@@ -66,7 +67,8 @@ StatusOr<std::vector<uint8_t>> EncodeBlockFile(const BlockFileFormat& format, co
   std::memcpy(h + 48, format.model_root.bytes.data(), 32);
   std::memcpy(h + 80, parent.bytes.data(), 32);
   std::memcpy(h + 112, ChainBlockHash(parent, tokens).bytes.data(), 32);
-  for (size_t i = 0; i < tokens.size(); ++i) StoreLe32(h + kBlockFileFixedBytes + 4 * i, static_cast<uint32_t>(tokens[i]));
+  for (size_t i = 0; i < tokens.size(); ++i)
+    StoreLe32(h + kBlockFileFixedBytes + 4 * i, static_cast<uint32_t>(tokens[i]));
   StoreLe64(h + kHeaderChecksumAt, HeaderChecksum(h, tokens.size()));
   if (!payload.empty()) std::memcpy(h + kBlockFileFixedBytes + 4 * tokens.size(), payload.data(), payload.size());
   return out;
@@ -84,7 +86,8 @@ StatusOr<BlockFileContents> ParseBlockFile(std::span<const uint8_t> bytes, const
   if (LoadLe32(h + 20) != format.block_size) return Mismatch("block_size", LoadLe32(h + 20), format.block_size);
   if (LoadLe32(h + 24) != format.n_layer) return Mismatch("n_layer", LoadLe32(h + 24), format.n_layer);
   if (LoadLe32(h + 28) != format.block_size) return Mismatch("n_tokens", LoadLe32(h + 28), format.block_size);
-  if (LoadLe64(h + 32) != format.payload_bytes) return Mismatch("payload_bytes", LoadLe64(h + 32), format.payload_bytes);
+  if (LoadLe64(h + 32) != format.payload_bytes)
+    return Mismatch("payload_bytes", LoadLe64(h + 32), format.payload_bytes);
   if (GetHash(h + 48) != format.model_root) return DataLossError("KV block file: written for another model or format");
   if (LoadLe64(h + kHeaderChecksumAt) != HeaderChecksum(h, format.block_size))
     return DataLossError("KV block file: header checksum mismatch");
