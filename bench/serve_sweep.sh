@@ -35,10 +35,10 @@ fi
 
 if has prefix; then
 echo "== shared 1000-token system prompt, 16 distinct 24-token questions, concurrency 4"
-q0=$(metric tokenfab_prefix_cache_queries_total); h0=$(metric tokenfab_prefix_cache_hits_total)
+q0=$(metric 'tokenfab_prefix_cache_queries_total{tier="ram"}'); h0=$(metric 'tokenfab_prefix_cache_hits_total{tier="ram"}')
 "$B" loadgen --url "$URL" --model tinyllama --concurrency 4 --num-requests 16 --shared-prefix-tokens 1000 \
   --input-tokens 1024 --output-tokens 32 --no-progress --json "$OUT/prefix.json"
-q1=$(metric tokenfab_prefix_cache_queries_total); h1=$(metric tokenfab_prefix_cache_hits_total)
+q1=$(metric 'tokenfab_prefix_cache_queries_total{tier="ram"}'); h1=$(metric 'tokenfab_prefix_cache_hits_total{tier="ram"}')
 echo "prefix cache: $((h1 - h0)) of $((q1 - q0)) prompt tokens served from cache"
 echo "== the same workload with every prompt distinct (no shared prefix), for the TTFT comparison"
 "$B" loadgen --url "$URL" --model tinyllama --concurrency 4 --num-requests 16 --seed 7 \

@@ -4,6 +4,7 @@
 // lets in-flight requests finish for --shutdown-timeout, aborts the rest
 // and exits 0.
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 
 #include <chrono>
 #include <filesystem>
@@ -43,7 +44,24 @@ struct ServeOptions {
   double read_timeout_s = 30;
   int64_t max_body_bytes = 8 << 20;
   bool no_prefix_cache = false;
+  bool no_shared_prefix_wait = false;
+  std::string kv_store_dir;
+  double kv_store_gib = 0;
 };
+
+// Without --kv-store-gib: half the space free where the store lives, at
+// most 16 GiB.
+double DefaultStoreGib(const std::string& dir) {
+  struct statvfs fs {};
+  std::string probe = dir;
+  while (::statvfs(probe.c_str(), &fs) != 0) {
+    const std::string parent = std::filesystem::path(probe).parent_path().string();
+    if (parent.empty() || parent == probe) return 16;
+    probe = parent;
+  }
+  const double free_gib = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize) / (1ull << 30);
+  return std::max(1.0 / 1024, std::min(16.0, free_gib / 2));
+}
 
 // Lets the server hold as many connections as the hard limit allows.
 void RaiseFileLimit() {
@@ -87,6 +105,9 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   config.sched.max_batch_tokens = o.max_batch_tokens;
   config.sched.max_queue = o.max_queue;
   config.prefix_cache = !o.no_prefix_cache;
+  config.sched.wait_for_shared_prefix = !o.no_shared_prefix_wait;
+  config.kv_store_dir = o.kv_store_dir;
+  config.kv_store_gib = o.kv_store_gib > 0 ? o.kv_store_gib : DefaultStoreGib(o.kv_store_dir);
   const double token_bytes = static_cast<double>(model.kv_layout().bytes_per_token(config.kv_type));
   // Default pool: every sequence at full context, capped at 4 GiB.
   const double bytes = o.kv_cache_gib > 0
@@ -112,6 +133,11 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   s.n_vocab = model.config().n_vocab;
   s.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   TF_RETURN_IF_ERROR(state->backend.AddModel(s, state->engine.get()));
+  if (const BlockStore* store = state->engine->store()) {
+    fmt::print(stderr, "tokenfab serve: KV store {}: {} block files, {:.3f} of {:.2f} GiB (scanned in {:.3f} s)\n",
+               store->options().dir, store->num_files(), static_cast<double>(store->size_bytes()) / (1ull << 30),
+               static_cast<double>(store->options().capacity_bytes) / (1ull << 30), store->last_scan_seconds());
+  }
   fmt::print(stderr, "tokenfab serve: model '{}' ready: ctx {} tokens, KV pool {} blocks x {} tokens ({:.2f} GiB {}), "
                      "max {} sequences, {} tokens per step, {} threads\n",
              s.name, config.ctx_size, config.num_kv_blocks, config.block_size,
@@ -198,6 +224,14 @@ CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("--max-body-bytes", o->max_body_bytes, "Largest request body (default 8 MiB)")
       ->check(CLI::Range(int64_t{1024}, int64_t{1} << 30));
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "Do not reuse KV blocks across requests");
+  cmd->add_flag("--no-shared-prefix-wait", o->no_shared_prefix_wait,
+                "Let concurrent requests each compute a prefix they share instead of waiting for the first");
+  cmd->add_option("--kv-store", o->kv_store_dir,
+                  "Directory of a persistent KV block store, shared with other tokenfab processes (must not be "
+                  "writable by other users)");
+  cmd->add_option("--kv-store-gib", o->kv_store_gib,
+                  "Capacity of the KV store directory (default: half its free space, at most 16)")
+      ->check(CLI::Range(0.0, 1048576.0));
   return [o, global] { return Run(*o, *global); };
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/check.h"
 #include "base/logging.h"
 
 namespace tf {
@@ -10,6 +11,33 @@ int64_t KvBlocksForBytes(const Model& model, DType kv_type, int block_size, doub
   const double block_bytes = static_cast<double>(model.kv_layout().bytes_per_token(kv_type)) * block_size;
   return static_cast<int64_t>(bytes / block_bytes);
 }
+
+namespace {
+
+// What the prefix-cache keys start from: the model's content and the KV format.
+std::string KvFingerprint(const std::string& fingerprint, const EngineConfig& config) {
+  return fmt::format("{}|kv={}|block={}", fingerprint, DTypeName(config.kv_type), config.block_size);
+}
+
+StatusOr<std::unique_ptr<BlockStore>> OpenStore(const EngineConfig& config, const ModelRunner& runner,
+                                                const std::string& kv_fingerprint) {
+  if (config.kv_store_dir.empty()) return std::unique_ptr<BlockStore>();
+  if (!config.prefix_cache) return InvalidArgumentError("--kv-store needs the prefix cache (drop --no-prefix-cache)");
+  if (!(config.kv_store_gib > 0)) {
+    return InvalidArgumentError(fmt::format("--kv-store-gib {} must be positive", config.kv_store_gib));
+  }
+  BlockStoreOptions options;
+  options.dir = config.kv_store_dir;
+  options.capacity_bytes = static_cast<uint64_t>(config.kv_store_gib * (1ull << 30));
+  options.format.model_root = RootBlockHash(kv_fingerprint);
+  options.format.kv_type = static_cast<uint32_t>(config.kv_type);
+  options.format.block_size = static_cast<uint32_t>(config.block_size);
+  options.format.n_layer = static_cast<uint32_t>(runner.kv().layout().n_layer);
+  options.format.payload_bytes = runner.kv().block_bytes();
+  return BlockStore::Open(options);
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* tokenizer, ThreadPool* pool,
                                                  const EngineConfig& config, const std::string& fingerprint) {
@@ -30,17 +58,19 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
   }
   TF_ASSIGN_OR_RETURN(auto runner,
                       ModelRunner::Create(model, pool, {config.kv_type, config.block_size, config.num_kv_blocks}));
-  auto engine = std::unique_ptr<Engine>(new Engine(model, tokenizer, config, std::move(runner), fingerprint));
+  const std::string kv_fingerprint = KvFingerprint(fingerprint, config);
+  TF_ASSIGN_OR_RETURN(auto store, OpenStore(config, *runner, kv_fingerprint));
+  auto engine = std::unique_ptr<Engine>(
+      new Engine(model, tokenizer, config, std::move(runner), kv_fingerprint, std::move(store)));
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
   return engine;
 }
 
 Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& config,
-               std::unique_ptr<ModelRunner> runner, const std::string& fingerprint)
+               std::unique_ptr<ModelRunner> runner, const std::string& kv_fingerprint,
+               std::unique_ptr<BlockStore> store)
     : model_(model), tokenizer_(tokenizer), config_(config), pieces_(*tokenizer), runner_(std::move(runner)),
-      kv_(config.block_size, config.num_kv_blocks,
-          fmt::format("{}|kv={}|block={}", fingerprint, DTypeName(config.kv_type), config.block_size),
-          config.prefix_cache),
+      store_(std::move(store)), kv_(config.block_size, config.num_kv_blocks, kv_fingerprint, config.prefix_cache),
       scheduler_(
           [&] {
             // Submit bounds what is in flight; the scheduler's own queue
@@ -49,7 +79,17 @@ Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& con
             sched.max_queue = config.sched.max_queue + config.sched.max_num_seqs;
             return sched;
           }(),
-          &kv_) {
+          &kv_,
+          store_ ? TierLookup([store = store_.get()](const BlockHash& h) { return store->Contains(h); })
+                 : TierLookup()) {
+  if (store_) {
+    store_io_ = std::make_unique<KvStoreIo>(store_.get(), &runner_->kv(), config.kv_store_max_queued_writes, [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      loads_done_ = true;
+      wake_.notify_one();
+    });
+    counters_.store.enabled = true;
+  }
   counters_.kv_blocks_total = config.num_kv_blocks;
   published_ = counters_;
 }
@@ -84,6 +124,10 @@ void Engine::Shutdown() {
     wake_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
+  if (store_io_) {
+    store_io_->Stop();  // finishes queued writes: a restart finds them
+    PublishStats();     // the engine thread is gone; its state is ours to read
+  }
 }
 
 EngineStats Engine::stats() const {
@@ -99,6 +143,21 @@ void Engine::PublishStats() {
   counters_.prefix_query_tokens = kv_.prefix_query_tokens();
   counters_.prefix_hit_tokens = kv_.prefix_hit_tokens();
   counters_.num_preemptions = scheduler_.num_preemptions();
+  if (store_) {
+    KvStoreStats& st = counters_.store;
+    st.query_tokens = scheduler_.store_query_tokens();
+    st.hit_tokens = scheduler_.store_hit_tokens();
+    const BlockStoreCounters& c = store_->counters();
+    st.read_bytes = c.read_bytes.load();
+    st.written_bytes = c.written_bytes.load();
+    st.blocks_written = c.blocks_written.load();
+    st.corrupt_deleted = c.corrupt_deleted.load();
+    st.evictions = c.evictions.load();
+    st.size_bytes = store_->size_bytes();
+    st.num_files = store_->num_files();
+    st.skipped_writes = store_io_->counters().skipped_writes.load();
+    st.write_errors = store_io_->counters().write_errors.load();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   published_ = counters_;
 }
@@ -109,7 +168,11 @@ bool Engine::DrainInbox() {
   bool stopping;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait(lock, [&] { return stopping_ || !inbox_.empty() || !aborts_.empty() || !requests_.empty(); });
+    wake_.wait(lock, [&] {
+      return stopping_ || !inbox_.empty() || !aborts_.empty() || loads_done_ || (!requests_.empty() && !waiting_for_io_);
+    });
+    waiting_for_io_ = false;
+    loads_done_ = false;
     added.swap(inbox_);
     aborted.swap(aborts_);
     stopping = stopping_;
@@ -124,6 +187,7 @@ bool Engine::DrainInbox() {
     const bool queued = scheduler_.Add(r->request());
     if (!queued) FinishRequest(r, FinishReason::kError, "the scheduler's queue is full");
   }
+  TakeLoads();
   for (uint64_t handle : aborted) {
     const auto it = requests_.find(handle);
     if (it != requests_.end()) FinishRequest(it->second.get(), FinishReason::kAbort);
@@ -135,6 +199,29 @@ bool Engine::DrainInbox() {
   }
   PublishStats();
   return true;
+}
+
+void Engine::TakeLoads() {
+  if (!store_io_) return;
+  for (const StoreLoadResult& done : store_io_->TakeLoaded()) {
+    scheduler_.OnLoadDone(done.seq, done.filled);
+    counters_.store.ObserveLoad(done.seconds);
+  }
+}
+
+void Engine::WriteThrough() {
+  if (!store_io_) return;
+  for (PublishedBlock& b : scheduler_.TakePublished()) {
+    if (store_->InIndex(b.hash)) continue;  // stored already (by us or a peer)
+    if (!store_io_->CanQueueWrite()) {
+      store_io_->CountSkippedWrite();  // never make a step wait for the disk
+      continue;
+    }
+    StoreWrite w{b.parent, std::move(b.tokens), std::vector<uint8_t>(runner_->kv().block_bytes())};
+    const Status exported = runner_->kv().ExportBlock(b.block, w.payload);
+    TF_CHECK(exported.ok()) << exported.message();
+    store_io_->QueueWrite(std::move(w));
+  }
 }
 
 void Engine::FinishRequest(ActiveRequest* r, FinishReason reason, const std::string& error) {
@@ -181,6 +268,7 @@ Status Engine::RunStep(const SchedulerOutput& out) {
   if (inject_failure_.exchange(false)) return InternalError("injected forward-pass failure");
   TF_RETURN_IF_ERROR(runner_->Run());
   scheduler_.OnStepDone(out);
+  WriteThrough();
   ++counters_.num_steps;
   for (size_t i = 0; i < sampled_.size(); ++i) {
     ActiveRequest* r = sampled_[i];
@@ -194,8 +282,13 @@ Status Engine::RunStep(const SchedulerOutput& out) {
 void Engine::Loop() {
   while (DrainInbox()) {
     if (requests_.empty()) continue;
-    const SchedulerOutput out = scheduler_.Schedule();
+    SchedulerOutput out = scheduler_.Schedule();
+    for (StoreLoad& load : out.loads) store_io_->QueueLoad(std::move(load));
     if (out.empty()) {
+      if (scheduler_.num_loading() > 0) {
+        waiting_for_io_ = true;  // sleep until a load is done or a request arrives
+        continue;
+      }
       // Nothing could be admitted although nothing runs: the front request
       // cannot fit (Create and Submit make this unreachable; never spin).
       if (scheduler_.num_running() == 0 && !requests_.empty()) {

@@ -19,9 +19,11 @@
 #include "base/thread_pool.h"
 #include "engine/generation.h"
 #include "engine/active_request.h"
+#include "engine/kv_store_io.h"
 #include "engine/model_runner.h"
 #include "engine/text_pieces.h"
 #include "kv/kv_manager.h"
+#include "kvstore/block_store.h"
 #include "model/model.h"
 #include "sched/scheduler.h"
 #include "tokenizer/tokenizer.h"
@@ -35,6 +37,12 @@ struct EngineConfig {
   DType kv_type = DType::kF32;
   int64_t ctx_size = 2048;      // most tokens (prompt + output) one request may hold
   bool prefix_cache = true;
+  // The second tier: a KV block store directory shared with other
+  // processes (empty: none), its capacity, and how many block writes may
+  // wait for the I/O thread before new ones are skipped.
+  std::string kv_store_dir;
+  double kv_store_gib = 0;
+  size_t kv_store_max_queued_writes = 256;
 };
 
 // Blocks that fit `bytes` of KV memory for `model`.
@@ -53,12 +61,13 @@ struct EngineStats {
   int64_t num_steps = 0;
   int64_t prompt_tokens_computed = 0;
   int64_t generated_tokens = 0;
+  KvStoreStats store;
 };
 
 class Engine {
  public:
   // `model`, `tokenizer` and `pool` must outlive the engine. `fingerprint`
-  // names the model file for prefix-cache keys.
+  // names the model's content for prefix-cache keys (and the store's).
   static StatusOr<std::unique_ptr<Engine>> Create(Model* model, const Tokenizer* tokenizer, ThreadPool* pool,
                                                   const EngineConfig& config, const std::string& fingerprint);
   ~Engine();
@@ -76,12 +85,14 @@ class Engine {
   EngineStats stats() const;
   bool alive() const { return alive_.load(); }
   const EngineConfig& config() const { return config_; }
+  // The KV store, or null without one.
+  const BlockStore* store() const { return store_.get(); }
   // Test hook: the next forward pass fails as if the model had.
   void InjectForwardFailure() { inject_failure_.store(true); }
 
  private:
   Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& config, std::unique_ptr<ModelRunner> runner,
-         const std::string& fingerprint);
+         const std::string& kv_fingerprint, std::unique_ptr<BlockStore> store);
   void Loop();
   // Moves submitted and aborted requests into the scheduler; blocks while
   // there is nothing to do. False when the engine should stop.
@@ -90,12 +101,18 @@ class Engine {
   void FinishRequest(ActiveRequest* r, FinishReason reason, const std::string& error = "");
   void FailEverything(const std::string& error);
   void PublishStats();
+  // Queues the blocks cached by the last step for the store.
+  void WriteThrough();
+  // Hands finished store loads back to the scheduler.
+  void TakeLoads();
 
   Model* model_;
   const Tokenizer* tokenizer_;
   EngineConfig config_;
   TextPieces pieces_;
   std::unique_ptr<ModelRunner> runner_;
+  std::unique_ptr<BlockStore> store_;    // null without --kv-store
+  std::unique_ptr<KvStoreIo> store_io_;  // stopped before runner_'s storage goes
   KvManager kv_;
   Scheduler scheduler_;
 
@@ -105,12 +122,14 @@ class Engine {
   std::vector<ActiveRequest*> sampled_;  // requests whose logits this step computes, in row order
   SeqId next_seq_id_ = 1;
   EngineStats counters_;
+  bool waiting_for_io_ = false;  // nothing to compute until a store load is done
 
   // Shared with other threads.
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::pair<uint64_t, GenerationRequest>> inbox_;
   std::vector<uint64_t> aborts_;
+  bool loads_done_ = false;  // the I/O thread finished a load
   bool stopping_ = false;
   uint64_t next_handle_ = 1;
   int64_t num_in_flight_ = 0;  // submitted and not yet finished

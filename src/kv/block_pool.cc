@@ -57,11 +57,12 @@ void BlockPool::Release(int32_t block) {
   }
 }
 
-void BlockPool::Publish(int32_t block, const BlockHash& hash) {
+bool BlockPool::Publish(int32_t block, const BlockHash& hash) {
   TF_CHECK(ref_counts_[block] > 0);
-  if (hash_of_[block].has_value()) return;
-  if (!by_hash_.emplace(hash, block).second) return;
+  if (hash_of_[block].has_value()) return false;
+  if (!by_hash_.emplace(hash, block).second) return false;
   hash_of_[block] = hash;
+  return true;
 }
 
 }  // namespace tf

@@ -32,9 +32,9 @@ class BlockPool {
   std::optional<int32_t> Lookup(const BlockHash& hash);
   // Drops one reference; at 0 a hashed block becomes evictable, others free.
   void Release(int32_t block);
-  // Marks a full, computed block as holding `hash`. A no-op when another
-  // block already holds it (the first one stays the cached copy).
-  void Publish(int32_t block, const BlockHash& hash);
+  // Marks a full, computed block as holding `hash`; false (a no-op) when
+  // this or another block already holds a hash (the first copy stays cached).
+  bool Publish(int32_t block, const BlockHash& hash);
   int32_t ref_count(int32_t block) const { return ref_counts_[block]; }
 
  private:

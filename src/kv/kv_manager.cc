@@ -11,11 +11,10 @@ KvManager::KvManager(int block_size, int64_t num_blocks, std::string_view model_
   TF_CHECK(block_size > 0);
 }
 
-int64_t KvManager::AttachCachedPrefix(SeqId seq, std::span<const int32_t> tokens) {
+int64_t KvManager::AttachCachedPrefix(SeqId seq, std::span<const int32_t> tokens, bool count) {
   SeqBlocks& s = seqs_[seq];
   TF_CHECK(s.blocks.empty());
   if (!prefix_cache_ || tokens.empty()) return 0;
-  prefix_query_tokens_ += static_cast<int64_t>(tokens.size());
   // Leave the last token uncached so the step that computes it yields logits.
   const int64_t max_blocks = (static_cast<int64_t>(tokens.size()) - 1) / block_size_;
   BlockHash parent = root_;
@@ -28,8 +27,23 @@ int64_t KvManager::AttachCachedPrefix(SeqId seq, std::span<const int32_t> tokens
     parent = hash;
   }
   const int64_t cached_tokens = static_cast<int64_t>(s.blocks.size()) * block_size_;
-  prefix_hit_tokens_ += cached_tokens;
+  if (count) RecordPrefixLookup(static_cast<int64_t>(tokens.size()), cached_tokens);
   return cached_tokens;
+}
+
+std::vector<BlockHash> KvManager::ChainHashes(std::span<const int32_t> tokens, int64_t num_blocks) const {
+  TF_CHECK(num_blocks * block_size_ <= static_cast<int64_t>(tokens.size()));
+  std::vector<BlockHash> hashes;
+  hashes.reserve(static_cast<size_t>(num_blocks));
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    hashes.push_back(ChainBlockHash(b == 0 ? root_ : hashes.back(), tokens.subspan(b * block_size_, block_size_)));
+  }
+  return hashes;
+}
+
+int64_t KvManager::num_blocks_of(SeqId seq) const {
+  const auto it = seqs_.find(seq);
+  return it == seqs_.end() ? 0 : static_cast<int64_t>(it->second.blocks.size());
 }
 
 int64_t KvManager::BlocksNeeded(SeqId seq, int64_t num_tokens) const {
@@ -51,14 +65,28 @@ bool KvManager::Reserve(SeqId seq, int64_t num_tokens) {
   return true;
 }
 
-void KvManager::PublishComputed(SeqId seq, std::span<const int32_t> tokens, int64_t num_computed) {
+void KvManager::PublishComputed(SeqId seq, std::span<const int32_t> tokens, int64_t num_computed,
+                                std::vector<PublishedBlock>* published) {
   if (!prefix_cache_) return;
   SeqBlocks& s = seqs_.at(seq);
   const int64_t full_blocks = std::min<int64_t>(num_computed / block_size_, static_cast<int64_t>(s.blocks.size()));
   for (int64_t b = static_cast<int64_t>(s.hashes.size()); b < full_blocks; ++b) {
-    const BlockHash& parent = b == 0 ? root_ : s.hashes[b - 1];
-    s.hashes.push_back(ChainBlockHash(parent, tokens.subspan(b * block_size_, block_size_)));
-    pool_.Publish(s.blocks[b], s.hashes.back());
+    const BlockHash parent = b == 0 ? root_ : s.hashes[b - 1];
+    const std::span<const int32_t> block_tokens = tokens.subspan(b * block_size_, block_size_);
+    s.hashes.push_back(ChainBlockHash(parent, block_tokens));
+    if (pool_.Publish(s.blocks[b], s.hashes.back()) && published != nullptr) {
+      published->push_back({s.blocks[b], parent, s.hashes.back(), {block_tokens.begin(), block_tokens.end()}});
+    }
+  }
+}
+
+void KvManager::PublishFilled(SeqId seq, std::span<const BlockHash> hashes) {
+  if (!prefix_cache_) return;
+  SeqBlocks& s = seqs_.at(seq);
+  TF_CHECK(s.hashes.size() + hashes.size() <= s.blocks.size());
+  for (const BlockHash& hash : hashes) {
+    pool_.Publish(s.blocks[s.hashes.size()], hash);
+    s.hashes.push_back(hash);
   }
 }
 

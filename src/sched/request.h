@@ -10,7 +10,8 @@
 
 namespace tf {
 
-enum class RequestState { kWaiting, kRunning, kFinished };
+// kLoading: holds blocks that the KV store is filling; neither waits nor runs.
+enum class RequestState { kWaiting, kLoading, kRunning, kFinished };
 
 struct Request {
   SeqId seq_id = 0;                 // unique for the engine's lifetime
@@ -19,6 +20,11 @@ struct Request {
   int64_t num_computed_tokens = 0;  // tokens whose K/V are in the cache
   int64_t num_cached_prompt_tokens = 0;  // of the prompt, found in the prefix cache
   int num_preemptions = 0;
+  // Chained hashes of the full blocks of tokens[0, num_tokens - 1), the
+  // ones a prefix cache can share; filled at admission.
+  std::vector<BlockHash> block_hashes;
+  bool store_probed = false;  // looked up in the KV store once already
+  bool refilled = false;      // back from a store load; the next attach is not a new lookup
   RequestState state = RequestState::kWaiting;
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }

@@ -6,7 +6,8 @@
 
 namespace tf {
 
-Scheduler::Scheduler(const SchedulerConfig& config, KvManager* kv) : config_(config), kv_(kv) {
+Scheduler::Scheduler(const SchedulerConfig& config, KvManager* kv, TierLookup in_store)
+    : config_(config), kv_(kv), in_store_(std::move(in_store)) {
   TF_CHECK(config.max_batch_tokens > 0 && config.max_num_seqs > 0);
 }
 
@@ -18,6 +19,14 @@ bool Scheduler::Add(Request* request) {
 }
 
 void Scheduler::Remove(Request* request) {
+  if (request->state == RequestState::kLoading) {
+    // The store is still writing into its blocks: they are freed when the
+    // load reports back.
+    std::erase(loading_, request);
+    abandoned_loads_.insert(request->seq_id);
+    request->state = RequestState::kFinished;
+    return;
+  }
   std::erase(running_, request);
   std::erase(waiting_, request);
   kv_->Free(request->seq_id);
@@ -48,26 +57,108 @@ bool Scheduler::ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out
   return true;
 }
 
-void Scheduler::ScheduleWaiting(int64_t* budget, SchedulerOutput* out) {
-  while (!waiting_.empty() && *budget > 0 && static_cast<int>(running_.size()) < config_.max_num_seqs) {
-    Request* r = waiting_.front();
-    const int64_t cached = kv_->AttachCachedPrefix(r->seq_id, r->tokens);
-    r->num_computed_tokens = cached;
-    if (r->num_preemptions == 0) r->num_cached_prompt_tokens = std::min(cached, r->num_prompt_tokens);
-    const int64_t n = std::min(r->num_pending_tokens(), *budget);
-    // Admission leaves a reserve so the running requests can keep growing.
-    const int64_t needed = kv_->BlocksNeeded(r->seq_id, r->num_computed_tokens + n) + config_.watermark_blocks;
-    if (needed > kv_->pool().num_free_blocks() || !kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
-      kv_->Free(r->seq_id);
-      r->num_computed_tokens = 0;
-      return;
+int64_t Scheduler::ShareableBlocks(const Request* r) const {
+  // The last token is always computed (its logits are needed).
+  return std::max<int64_t>(0, r->num_tokens() - 1) / kv_->block_size();
+}
+
+bool Scheduler::BeingProduced(const Request* r, int64_t b) const {
+  const int64_t block_end = (b + 1) * kv_->block_size();
+  const auto produces = [&](const Request* q) {
+    return q != r && static_cast<int64_t>(q->block_hashes.size()) > b && q->block_hashes[b] == r->block_hashes[b] &&
+           q->num_computed_tokens < block_end;
+  };
+  return std::any_of(running_.begin(), running_.end(), produces) ||
+         std::any_of(loading_.begin(), loading_.end(), produces);
+}
+
+Scheduler::LoadStart Scheduler::TryStartLoad(Request* r, int64_t cached_blocks, SchedulerOutput* out) {
+  const int64_t shareable = static_cast<int64_t>(r->block_hashes.size());
+  int64_t stored = 0;
+  while (cached_blocks + stored < shareable && in_store_(r->block_hashes[cached_blocks + stored])) ++stored;
+  if (stored == 0) return LoadStart::kNothingStored;
+  const int64_t bs = kv_->block_size();
+  const int64_t tokens = (cached_blocks + stored) * bs;
+  if (kv_->BlocksNeeded(r->seq_id, tokens) + config_.watermark_blocks > kv_->pool().num_free_blocks() ||
+      !kv_->Reserve(r->seq_id, tokens)) {
+    return LoadStart::kNoRoom;
+  }
+  StoreLoad load;
+  load.seq = r->seq_id;
+  const std::span<const int32_t> table = kv_->block_table(r->seq_id);
+  load.blocks.assign(table.begin() + cached_blocks, table.begin() + cached_blocks + stored);
+  load.hashes.assign(r->block_hashes.begin() + cached_blocks, r->block_hashes.begin() + cached_blocks + stored);
+  out->loads.push_back(std::move(load));
+  return LoadStart::kStarted;
+}
+
+Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerOutput* out) {
+  const int64_t cached = kv_->AttachCachedPrefix(r->seq_id, r->tokens, /*count=*/false);
+  const int64_t cached_blocks = cached / kv_->block_size();
+  int64_t shareable = 0;
+  if (kv_->prefix_cache_enabled()) {
+    shareable = ShareableBlocks(r);
+    if (static_cast<int64_t>(r->block_hashes.size()) != shareable) r->block_hashes = kv_->ChainHashes(r->tokens, shareable);
+  }
+  const auto give_back = [&](Admission a) {
+    kv_->Free(r->seq_id);
+    r->num_computed_tokens = 0;
+    return a;
+  };
+  if (config_.wait_for_shared_prefix && cached_blocks < shareable && BeingProduced(r, cached_blocks)) {
+    return give_back(Admission::kDeferred);
+  }
+  r->num_computed_tokens = cached;
+  const bool count = !r->refilled;  // a refilled request's lookup was counted when its load began
+  if (in_store_ && !r->store_probed && cached_blocks < shareable) {
+    const LoadStart load = TryStartLoad(r, cached_blocks, out);
+    if (load == LoadStart::kStarted) {
+      r->store_probed = true;
+      kv_->RecordPrefixLookup(r->num_tokens(), cached);
+      store_query_tokens_ += (shareable - cached_blocks) * kv_->block_size();
+      r->state = RequestState::kLoading;
+      loading_.push_back(r);
+      return Admission::kLoading;
     }
-    waiting_.pop_front();
-    r->state = RequestState::kRunning;
-    running_.push_back(r);
-    out->seqs.push_back({r, n, {}});
-    out->num_tokens += n;
-    *budget -= n;
+    if (load == LoadStart::kNoRoom) return give_back(Admission::kNoRoom);
+  }
+  const int64_t n = std::min(r->num_pending_tokens(), *budget);
+  // Admission leaves a reserve so the running requests can keep growing.
+  const int64_t needed = kv_->BlocksNeeded(r->seq_id, r->num_computed_tokens + n) + config_.watermark_blocks;
+  if (needed > kv_->pool().num_free_blocks() || !kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
+    return give_back(Admission::kNoRoom);
+  }
+  if (count) {
+    kv_->RecordPrefixLookup(r->num_tokens(), cached);
+    if (in_store_ && !r->store_probed && cached_blocks < shareable) {
+      store_query_tokens_ += (shareable - cached_blocks) * kv_->block_size();
+    }
+  }
+  r->store_probed = true;
+  r->refilled = false;
+  if (r->num_preemptions == 0) r->num_cached_prompt_tokens = std::min(cached, r->num_prompt_tokens);
+  r->state = RequestState::kRunning;
+  running_.push_back(r);
+  out->seqs.push_back({r, n, {}});
+  out->num_tokens += n;
+  *budget -= n;
+  return Admission::kAdmitted;
+}
+
+void Scheduler::ScheduleWaiting(int64_t* budget, SchedulerOutput* out) {
+  for (auto it = waiting_.begin(); it != waiting_.end() && *budget > 0 &&
+                                   static_cast<int>(running_.size() + loading_.size()) < config_.max_num_seqs;) {
+    switch (TryAdmit(*it, budget, out)) {
+      case Admission::kAdmitted:
+      case Admission::kLoading:
+        it = waiting_.erase(it);
+        break;
+      case Admission::kDeferred:
+        ++it;  // later requests may go ahead of one waiting for a shared prefix
+        break;
+      case Admission::kNoRoom:
+        return;
+    }
   }
 }
 
@@ -92,8 +183,24 @@ void Scheduler::OnStepDone(const SchedulerOutput& output) {
     Request* r = s.request;
     r->num_computed_tokens += s.num_new_tokens;
     TF_CHECK(r->num_computed_tokens <= r->num_tokens());
-    kv_->PublishComputed(r->seq_id, r->tokens, r->num_computed_tokens);
+    kv_->PublishComputed(r->seq_id, r->tokens, r->num_computed_tokens, in_store_ ? &published_ : nullptr);
   }
+}
+
+void Scheduler::OnLoadDone(SeqId seq, std::span<const BlockHash> filled) {
+  kv_->PublishFilled(seq, filled);
+  // Released, the filled blocks stay cached; the request attaches them again.
+  kv_->Free(seq);
+  if (abandoned_loads_.erase(seq) != 0) return;
+  const auto it = std::find_if(loading_.begin(), loading_.end(), [&](const Request* r) { return r->seq_id == seq; });
+  TF_CHECK(it != loading_.end()) << "a load finished for sequence " << seq << ", which is not loading";
+  Request* r = *it;
+  loading_.erase(it);
+  store_hit_tokens_ += static_cast<int64_t>(filled.size()) * kv_->block_size();
+  r->num_computed_tokens = 0;
+  r->state = RequestState::kWaiting;
+  r->refilled = true;
+  waiting_.push_front(r);
 }
 
 }  // namespace tf

@@ -47,6 +47,7 @@ EngineStats EngineBackend::Stats() const {
     sum.num_steps += s.num_steps;
     sum.prompt_tokens_computed += s.prompt_tokens_computed;
     sum.generated_tokens += s.generated_tokens;
+    sum.store += s.store;
   }
   return sum;
 }

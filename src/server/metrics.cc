@@ -14,6 +14,41 @@ void Gauge(const char* name, const char* help, const char* type, double value, s
   *out += fmt::format("# HELP tokenfab_{} {}\n# TYPE tokenfab_{} {}\ntokenfab_{} {}\n", name, help, name, type, name, value);
 }
 
+// A counter with one sample per cache tier.
+void PerTier(const char* name, const char* help, int64_t ram, int64_t store, std::string* out) {
+  *out += fmt::format("# HELP tokenfab_{} {}\n# TYPE tokenfab_{} counter\n", name, help, name);
+  *out += fmt::format("tokenfab_{}{{tier=\"ram\"}} {}\ntokenfab_{}{{tier=\"store\"}} {}\n", name, ram, name, store);
+}
+
+void RenderStore(const KvStoreStats& s, std::string* out) {
+  const auto counter = [&](const char* name, const char* help, uint64_t v) {
+    Gauge(name, help, "counter", static_cast<double>(v), out);
+  };
+  counter("kv_store_read_bytes_total", "Bytes of KV block files read from the store", s.read_bytes);
+  counter("kv_store_written_bytes_total", "Bytes of KV block files written to the store", s.written_bytes);
+  counter("kv_store_blocks_written_total", "KV blocks written to the store", s.blocks_written);
+  counter("kv_store_skipped_writes_total", "KV blocks not written: the write queue was full or writing stopped",
+          s.skipped_writes);
+  counter("kv_store_write_errors_total", "Store writes that failed (writing stops at the first)", s.write_errors);
+  counter("kv_store_corrupt_blocks_total", "Store files that did not verify and were deleted", s.corrupt_deleted);
+  counter("kv_store_evictions_total", "Store files removed by this process to stay within capacity", s.evictions);
+  Gauge("kv_store_bytes", "Bytes of block files in the store directory (every writer's)", "gauge",
+        static_cast<double>(s.size_bytes), out);
+  Gauge("kv_store_files", "Block files in the store directory", "gauge", static_cast<double>(s.num_files), out);
+  *out += "# HELP tokenfab_kv_store_load_seconds Time from a request's store load being queued to its blocks being in\n"
+          "# TYPE tokenfab_kv_store_load_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < KvStoreStats::kLoadBounds.size(); ++i) {
+    cumulative += s.load_buckets[i];
+    *out += fmt::format("tokenfab_kv_store_load_seconds_bucket{{le=\"{}\"}} {}\n", KvStoreStats::kLoadBounds[i],
+                        cumulative);
+  }
+  cumulative += s.load_buckets.back();
+  *out += fmt::format("tokenfab_kv_store_load_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+  *out += fmt::format("tokenfab_kv_store_load_seconds_sum {}\ntokenfab_kv_store_load_seconds_count {}\n",
+                      s.load_seconds_sum, s.loads);
+}
+
 }  // namespace
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
@@ -96,10 +131,11 @@ std::string ServerMetrics::Render(const EngineStats* stats, bool engine_alive) {
   Gauge("kv_blocks_used", "KV cache blocks held by requests", "gauge", static_cast<double>(stats->kv_blocks_used), &out);
   Gauge("kv_blocks_total", "KV cache blocks in the pool", "gauge", static_cast<double>(stats->kv_blocks_total), &out);
   Gauge("kv_blocks_cached", "KV blocks holding a reusable prefix", "gauge", static_cast<double>(stats->kv_blocks_cached), &out);
-  Gauge("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache", "counter",
-        static_cast<double>(stats->prefix_query_tokens), &out);
-  Gauge("prefix_cache_hits_total", "Prompt tokens found in the prefix cache", "counter",
-        static_cast<double>(stats->prefix_hit_tokens), &out);
+  PerTier("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache, by tier (the store sees those "
+          "past the RAM hits)", stats->prefix_query_tokens, stats->store.query_tokens, &out);
+  PerTier("prefix_cache_hits_total", "Prompt tokens found in the prefix cache, by tier", stats->prefix_hit_tokens,
+          stats->store.hit_tokens, &out);
+  if (stats->store.enabled) RenderStore(stats->store, &out);
   Gauge("preemptions_total", "Requests preempted for KV memory (recomputed later)", "counter",
         static_cast<double>(stats->num_preemptions), &out);
   Gauge("engine_steps_total", "Batched forward passes", "counter", static_cast<double>(stats->num_steps), &out);

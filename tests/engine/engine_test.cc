@@ -17,6 +17,7 @@
 
 #include "common/fixtures.h"
 #include "common/load_pool.h"
+#include "engine/engine_test_util.h"
 #include "engine/engine.h"
 #include "engine/sequence_runner.h"
 #include "sample/json_constraint.h"
@@ -27,69 +28,11 @@
 namespace tf {
 namespace {
 
-// Collects a request's deltas; Wait blocks until the final one.
-class CollectingSink : public RequestSink {
- public:
-  void OnDelta(StreamDelta delta) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    text_ += delta.text;
-    for (const TokenLogprob& lp : delta.logprobs) {
-      tokens_.push_back(lp.token);
-      logprobs_.push_back(lp);
-    }
-    num_deltas_++;
-    if (delta.finished) {
-      done_ = true;
-      last_ = delta;
-      cv_.notify_all();
-    }
-  }
-  StreamDelta Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(120), [&] { return done_; }));
-    return last_;
-  }
-  int num_deltas() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return num_deltas_;
-  }
-  std::string text() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return text_;
-  }
-  std::vector<int32_t> tokens() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return tokens_;
-  }
-  std::vector<TokenLogprob> logprobs() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return logprobs_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string text_;
-  std::vector<int32_t> tokens_;
-  std::vector<TokenLogprob> logprobs_;
-  int num_deltas_ = 0;
-  bool done_ = false;
-  StreamDelta last_;
-};
-
-struct Loaded {
-  std::unique_ptr<GgufFile> file;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-};
-
-Loaded Load(const std::string& name) {
-  Loaded m;
-  m.file = std::move(*GgufFile::Open(testing::FixturePath("models/" + name + ".gguf")));
-  m.model = std::move(*LoadModel(*m.file, ModelOptions{}, testing::LoadPool()));
-  m.tokenizer = std::move(*Tokenizer::FromGguf(*m.file));
-  return m;
-}
+using testing::CollectingSink;
+using testing::Greedy;
+using testing::Load;
+using testing::Loaded;
+using testing::WaitForIdle;
 
 EngineConfig SmallConfig(int64_t num_blocks, int64_t max_batch_tokens) {
   EngineConfig c;
@@ -100,17 +43,6 @@ EngineConfig SmallConfig(int64_t num_blocks, int64_t max_batch_tokens) {
   c.sched.max_num_seqs = 32;
   c.sched.watermark_blocks = 1;
   return c;
-}
-
-GenerationRequest Greedy(std::vector<int32_t> prompt, int64_t max_tokens, std::shared_ptr<CollectingSink> sink) {
-  GenerationRequest g;
-  g.prompt = std::move(prompt);
-  g.sampling.temperature = 0;
-  g.max_tokens = max_tokens;
-  g.ignore_eos = true;
-  g.top_logprobs = 0;  // report each token id
-  g.sink = std::move(sink);
-  return g;
 }
 
 std::vector<std::vector<int32_t>> Prompts(int n, int64_t n_vocab) {
@@ -130,17 +62,6 @@ std::vector<int32_t> RunAlone(Model* model, Tokenizer* tok, ThreadPool* pool, co
   EXPECT_TRUE(engine->Submit(Greedy(prompt, max_tokens, sink)).ok());
   sink->Wait();
   return sink->tokens();
-}
-
-// Stats are published after the final delta went out; give the engine
-// thread a moment to get there.
-EngineStats WaitForIdle(const Engine& engine) {
-  EngineStats stats = engine.stats();
-  for (int i = 0; i < 400 && stats.num_running + stats.num_waiting + stats.kv_blocks_used > 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    stats = engine.stats();
-  }
-  return stats;
 }
 
 class EngineTest : public ::testing::TestWithParam<std::string> {};

@@ -209,8 +209,9 @@ TEST(Server, SharedPrefixesHitThePrefixCache) {
     const int cached = Json::parse(r.body)["usage"]["prompt_tokens_details"]["cached_tokens"];
     EXPECT_EQ(cached, i == 0 ? 0 : 64) << "request " << i;
   }
-  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_hits_total"), 128);
-  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_queries_total"), 3 * 65);
+  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_hits_total{tier=\"ram\"}"), 128);
+  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_queries_total{tier=\"ram\"}"), 3 * 65);
+  EXPECT_EQ(ScrapeMetric(server.port(), "tokenfab_prefix_cache_hits_total{tier=\"store\"}"), 0);
 }
 
 TEST(Server, ATinyKvPoolForcesPreemptionsAndEveryRequestStillCompletes) {
