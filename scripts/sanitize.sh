@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 which=${1:-all}
 jobs=$(nproc)
 fixtures=${TF_FIXTURES_DIR:-$(cd .. && pwd)/shared/fixtures}
-gtests=(tf_unit_tests tf_server_tests tf_loadgen_tests tf_cli_tests tokenfab)
+gtests=(tf_unit_tests tf_server_tests tf_loadgen_tests tf_cli_tests tf_serve_store_tests tokenfab)
 # -O1 with line tables only: sanitizer builds of every source on 2 cores must
 # fit in CI's budget, and reports still name file and line.
 flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1")
@@ -37,5 +37,5 @@ if [[ $which == tsan || $which == all ]]; then
   cmake --build build-tsan -j "$jobs" --target tf_unit_tests tf_server_tests tf_loadgen_tests
   echo "== TSan: engine, scheduler, server, load generator, thread pool"
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Hostile|Backend|Loadgen|ThreadPool|BatchRunner|ModelRunner|Scheduler|KvManager|BlockPool')
+     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Hostile|Backend|Loadgen|ThreadPool|BatchRunner|ModelRunner|Scheduler|KvManager|BlockPool|BlockStore')
 fi
