@@ -14,6 +14,7 @@ packages=(
   chromium fonts-dejavu-core
   clang libclang-rt-14-dev
   python3-jinja2
+  fio
 )
 
 missing=()

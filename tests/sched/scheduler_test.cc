@@ -2,6 +2,7 @@
 // budget, admission bounded by sequences and blocks, newest preempted first.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "sched/scheduler.h"
@@ -152,6 +153,85 @@ TEST(Scheduler, RemoveReleasesBlocksWhereverTheRequestIs) {
   s.Remove(&b);
   EXPECT_EQ(kv.pool().num_used_blocks(), 0);
   EXPECT_EQ(s.num_running() + s.num_waiting(), 0u);
+}
+
+// A second tier that holds the first three blocks of any prompt: the
+// request loads them (kLoading, not computed), resumes from what was
+// filled, and a request removed while loading frees its blocks only when
+// its load reports back.
+TEST(Scheduler, StoredBlocksAreLoadedWhileOthersRunAndRemovalWaitsForTheLoad) {
+  KvManager kv(4, 64, "fp");
+  std::vector<BlockHash> stored;
+  Scheduler s(SchedulerConfig{}, &kv, [&](const BlockHash& h) {
+    return std::find(stored.begin(), stored.end(), h) != stored.end();
+  });
+  Request a = MakeRequest(1, 17), other = MakeRequest(2, 5);
+  const std::vector<BlockHash> hashes = kv.ChainHashes(a.tokens, 4);
+  stored.assign(hashes.begin(), hashes.begin() + 3);
+  ASSERT_TRUE(s.Add(&a));
+  ASSERT_TRUE(s.Add(&other));
+  SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.loads.size(), 1u);
+  EXPECT_EQ(out.loads[0].seq, 1);
+  EXPECT_EQ(out.loads[0].hashes, stored);
+  EXPECT_EQ(out.loads[0].blocks.size(), 3u);
+  EXPECT_EQ(a.state, RequestState::kLoading);
+  ASSERT_EQ(out.seqs.size(), 1u);  // the other request runs meanwhile
+  EXPECT_EQ(out.seqs[0].request, &other);
+  CompleteStep(&s, out);
+  // Two of the three verified: the request resumes after them.
+  s.OnLoadDone(1, std::span<const BlockHash>(stored.data(), 2));
+  out = s.Schedule();
+  EXPECT_TRUE(out.loads.empty()) << "a request probes the store once";
+  ASSERT_EQ(out.seqs.size(), 2u);
+  EXPECT_EQ(out.seqs[1].request, &a);
+  EXPECT_EQ(a.num_computed_tokens, 8);
+  EXPECT_EQ(out.seqs[1].num_new_tokens, 9);
+  EXPECT_EQ(a.num_cached_prompt_tokens, 8);
+  EXPECT_EQ(s.store_hit_tokens(), 8);
+  EXPECT_EQ(s.store_query_tokens(), 16 + 4);  // and the other request's one full block
+  CompleteStep(&s, out);
+  s.Remove(&a);
+  s.Remove(&other);
+
+  Request b = MakeRequest(3, 17);
+  stored = kv.ChainHashes(b.tokens, 4);
+  ASSERT_TRUE(s.Add(&b));
+  out = s.Schedule();
+  ASSERT_EQ(out.loads.size(), 1u);
+  const int64_t used = kv.pool().num_used_blocks();
+  EXPECT_EQ(used, 4);
+  s.Remove(&b);
+  EXPECT_EQ(kv.pool().num_used_blocks(), used) << "the store is still writing into them";
+  s.OnLoadDone(3, stored);
+  EXPECT_EQ(kv.pool().num_used_blocks(), 0);
+  EXPECT_EQ(s.num_loading(), 0u);
+}
+
+// Requests with one shared prefix: the first computes it, the others wait
+// until its blocks are published and then attach them.
+TEST(Scheduler, AWaitingRequestWaitsForAPrefixBeingComputed) {
+  KvManager kv(4, 64, "fp");
+  SchedulerConfig config;
+  config.max_batch_tokens = 64;
+  Scheduler s(config, &kv);
+  Request a = MakeRequest(1, 13), b = MakeRequest(2, 13), c = MakeRequest(3, 6);
+  b.tokens = a.tokens;
+  b.tokens.back() = 99;  // the same first 12 tokens as a
+  ASSERT_TRUE(s.Add(&a));
+  ASSERT_TRUE(s.Add(&b));
+  ASSERT_TRUE(s.Add(&c));
+  SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 2u);  // a, and c going ahead of the waiting b
+  EXPECT_EQ(out.seqs[0].request, &a);
+  EXPECT_EQ(out.seqs[1].request, &c);
+  EXPECT_EQ(b.state, RequestState::kWaiting);
+  CompleteStep(&s, out);
+  out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 3u);
+  EXPECT_EQ(out.seqs[2].request, &b);
+  EXPECT_EQ(b.num_computed_tokens, 12);
+  EXPECT_EQ(out.seqs[2].num_new_tokens, 1);
 }
 
 }  // namespace
