@@ -1,5 +1,6 @@
 #include "tensor/kv_storage.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -36,8 +37,15 @@ StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, D
         num_blocks, block_size, layout.bytes_per_token(type), bytes ? *bytes / 1073741824.0 : INFINITY,
         physical / 1073741824.0));
   }
-  return std::unique_ptr<KvStorage>(new KvStorage(layout, type, block_size, num_blocks));
+  auto storage = std::unique_ptr<KvStorage>(new KvStorage(layout, type, block_size, num_blocks));
+  if (storage->data_ == nullptr) {
+    return ResourceExhaustedError(fmt::format("KV cache: cannot map {:.2f} GiB: {}", *bytes / 1073741824.0,
+                                              std::strerror(errno)));
+  }
+  return storage;
 }
+
+void KvStorage::PagesDeleter::operator()(uint8_t* p) const { ::munmap(p, bytes); }
 
 KvStorage::KvStorage(const KvLayout& layout, DType type, int block_size, int64_t num_blocks)
     : layout_(layout),
@@ -47,7 +55,10 @@ KvStorage::KvStorage(const KvLayout& layout, DType type, int block_size, int64_t
       num_blocks_(num_blocks),
       layer_block_bytes_(static_cast<size_t>(layout.k_row + layout.v_row) * element_bytes_ * block_size) {
   bytes_ = layer_block_bytes_ * static_cast<size_t>(layout.n_layer) * static_cast<size_t>(num_blocks);
-  data_.reset(new uint8_t[bytes_]);
+  void* pages = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (pages == MAP_FAILED) return;
+  ::madvise(pages, bytes_, MADV_HUGEPAGE);  // advice: refused on kernels without THP, which is fine
+  data_ = std::unique_ptr<uint8_t, PagesDeleter>(static_cast<uint8_t*>(pages), PagesDeleter{bytes_});
 }
 
 void KvStorage::Store(uint8_t* dst, const float* src, int64_t n) {
