@@ -31,7 +31,8 @@ first=$(( 1000 + RANDOM % 10000 ))
 ids=$(seq -s, "$first" $(( first + N - 1 )))
 # Seconds for one request of the prompt and `max_tokens` output tokens.
 ask() {
-  curl -s -o "$OUT/last.json" -w '%{time_total}' "$URL/v1/completions" -H 'Content-Type: application/json' \
+  # Expect: off, or curl waits for a 100 Continue on bodies over 1 KiB.
+  curl -s -o "$OUT/last.json" -w '%{time_total}' "$URL/v1/completions" -H 'Content-Type: application/json' -H 'Expect:' \
     -d "{\"model\":\"m\",\"prompt\":[$ids],\"max_tokens\":$1,\"ignore_eos\":true,\"temperature\":0}"
 }
 cached() { grep -o '"cached_tokens":[0-9]*' "$OUT/last.json" | cut -d: -f2; }
@@ -52,6 +53,8 @@ start
 store=$(ask 1); store_cached=$(cached)
 load_s=$(metric tokenfab_kv_store_load_seconds_sum)
 read_bytes=$(metric tokenfab_kv_store_read_bytes_total)
+read_s=$(metric tokenfab_kv_store_load_read_seconds_total)
+import_s=$(metric tokenfab_kv_store_load_import_seconds_total)
 t33=$(ask 33)
 stop
 files=$(ls "$STORE" | wc -l)
@@ -73,6 +76,7 @@ print(f"model {'$MODEL'}, {$N}-token prompt, block files of {$file_bytes} bytes 
 print(f"KV bytes per token (store file bytes / 16): {$file_bytes / 16:.0f}")
 print(f"TTFT cold {cold:.3f} s (cached {$cold_cached}), RAM {ram:.3f} s (cached {$ram_cached}), "
       f"store after restart {store:.3f} s (cached {$store_cached}; load {$load_s:.3f} s for {read_bytes/1e6:.1f} MB)")
+print(f"load = read+verify {$read_s:.3f} s ({read_bytes / $read_s / 1e6:.0f} MB/s) + import into the pool {$import_s:.3f} s")
 print(f"store speed-up over computing: {cold / store:.1f}x; decode step {decode * 1000:.1f} ms")
 print(f"fio at the store pattern: {bw / 1e6:.0f} MB/s; bound bytes/(0.7 x bw) + one decode step = {bound:.3f} s; "
       f"store TTFT is {store / bound:.2f} of it")

@@ -53,7 +53,7 @@ echo "== a burst of 16 concurrent streaming requests, 64 tokens each =="
 # One request of a long prompt (token ids) and one output token: its time is
 # the time to first token. Prints seconds and the prompt tokens served cached.
 long_prompt_ttft() {
-  curl -s -o /tmp/tokenfab-demo-ttft.json -w '%{time_total}' "$URL/v1/completions" -H 'Content-Type: application/json' \
+  curl -s -o /tmp/tokenfab-demo-ttft.json -w '%{time_total}' "$URL/v1/completions" -H 'Content-Type: application/json' -H 'Expect:' \
     -d "{\"model\":\"tinyllama\",\"prompt\":[$PROMPT_IDS],\"max_tokens\":1}"
   printf ' s, cached prompt tokens: %s\n' \
     "$(grep -o '"cached_tokens":[0-9]*' /tmp/tokenfab-demo-ttft.json | cut -d: -f2)"

@@ -58,6 +58,11 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
   }
   TF_ASSIGN_OR_RETURN(auto runner,
                       ModelRunner::Create(model, pool, {config.kv_type, config.block_size, config.num_kv_blocks}));
+  // The pool hands out the lowest free block ids first and reuses freed
+  // ones first: faulting in one context's worth now means the first
+  // request after a start (computed, or loaded from the store) never waits
+  // for page faults, at the cost of touching only that much memory.
+  runner->kv().Prefault(0, static_cast<int32_t>(std::min(config.num_kv_blocks, ctx_blocks + config.sched.watermark_blocks)));
   const std::string kv_fingerprint = KvFingerprint(fingerprint, config);
   TF_ASSIGN_OR_RETURN(auto store, OpenStore(config, *runner, kv_fingerprint));
   auto engine = std::unique_ptr<Engine>(
@@ -157,6 +162,8 @@ void Engine::PublishStats() {
     st.num_files = store_->num_files();
     st.skipped_writes = store_io_->counters().skipped_writes.load();
     st.write_errors = store_io_->counters().write_errors.load();
+    st.read_seconds = static_cast<double>(store_io_->counters().read_ns.load()) * 1e-9;
+    st.import_seconds = static_cast<double>(store_io_->counters().import_ns.load()) * 1e-9;
   }
   std::lock_guard<std::mutex> lock(mu_);
   published_ = counters_;

@@ -28,6 +28,8 @@ KvStoreStats& KvStoreStats::operator+=(const KvStoreStats& o) {
   for (size_t i = 0; i < load_buckets.size(); ++i) load_buckets[i] += o.load_buckets[i];
   load_seconds_sum += o.load_seconds_sum;
   loads += o.loads;
+  read_seconds += o.read_seconds;
+  import_seconds += o.import_seconds;
   return *this;
 }
 
@@ -98,10 +100,19 @@ void KvStoreIo::RunLoad(const QueuedLoad& q) {
   result.seq = q.load.seq;
   std::vector<uint8_t> file;
   std::span<const uint8_t> payload;
+  using Clock = std::chrono::steady_clock;
+  const auto ns_since = [](Clock::time_point t) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
+  };
   for (size_t i = 0; i < q.load.blocks.size(); ++i) {
     // The chain breaks at the first block that is not there intact.
-    if (store_->Read(q.load.hashes[i], &file, &payload) != StoreRead::kHit ||
-        !kv_->ImportBlock(q.load.blocks[i], payload).ok()) {
+    const auto read_start = Clock::now();
+    const bool read = store_->Read(q.load.hashes[i], &file, &payload) == StoreRead::kHit;
+    counters_.read_ns.fetch_add(ns_since(read_start));
+    const auto import_start = Clock::now();
+    const bool imported = read && kv_->ImportBlock(q.load.blocks[i], payload).ok();
+    counters_.import_ns.fetch_add(ns_since(import_start));
+    if (!imported) {
       counters_.blocks_missing.fetch_add(1);
       break;
     }

@@ -59,6 +59,8 @@ struct KvStoreStats {
   std::array<uint64_t, kLoadBounds.size() + 1> load_buckets{};  // not cumulative; last is +Inf
   double load_seconds_sum = 0;
   uint64_t loads = 0;
+  double read_seconds = 0;    // of the loads: reading and verifying files
+  double import_seconds = 0;  // of the loads: copying into the pool
   void ObserveLoad(double seconds);
   KvStoreStats& operator+=(const KvStoreStats& o);
 };
@@ -68,6 +70,10 @@ struct KvStoreIoCounters {
   std::atomic<uint64_t> write_errors{0};
   std::atomic<uint64_t> loads{0};
   std::atomic<uint64_t> blocks_missing{0};  // gone or corrupt when a load read them
+  // Where load time goes: reading and verifying files, and copying them
+  // into the pool (which includes faulting in never-touched pool pages).
+  std::atomic<uint64_t> read_ns{0};
+  std::atomic<uint64_t> import_ns{0};
 };
 
 class KvStoreIo {

@@ -35,6 +35,11 @@ void RenderStore(const KvStoreStats& s, std::string* out) {
   Gauge("kv_store_bytes", "Bytes of block files in the store directory (every writer's)", "gauge",
         static_cast<double>(s.size_bytes), out);
   Gauge("kv_store_files", "Block files in the store directory", "gauge", static_cast<double>(s.num_files), out);
+  Gauge("kv_store_load_read_seconds_total", "Of store loads: seconds reading and verifying block files", "counter",
+        s.read_seconds, out);
+  Gauge("kv_store_load_import_seconds_total",
+        "Of store loads: seconds copying blocks into the KV pool (including first-touch page faults)", "counter",
+        s.import_seconds, out);
   *out += "# HELP tokenfab_kv_store_load_seconds Time from a request's store load being queued to its blocks being in\n"
           "# TYPE tokenfab_kv_store_load_seconds histogram\n";
   uint64_t cumulative = 0;

@@ -45,6 +45,17 @@ StatusOr<std::unique_ptr<KvStorage>> KvStorage::Create(const KvLayout& layout, D
   return storage;
 }
 
+void KvStorage::Prefault(int32_t first, int32_t count) {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (int layer = 0; layer < layout_.n_layer; ++layer) {
+    const size_t begin = BlockOffset(layer, first) / page * page;
+    const size_t end = BlockOffset(layer, first) + static_cast<size_t>(count) * layer_block_bytes_;
+    // Advice: a kernel without MADV_POPULATE_WRITE (before 5.14) refuses it
+    // and the pages fault in on first use instead.
+    ::madvise(data_.get() + begin, end - begin, MADV_POPULATE_WRITE);
+  }
+}
+
 void KvStorage::PagesDeleter::operator()(uint8_t* p) const { ::munmap(p, bytes); }
 
 KvStorage::KvStorage(const KvLayout& layout, DType type, int block_size, int64_t num_blocks)

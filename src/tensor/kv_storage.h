@@ -75,6 +75,10 @@ class KvStorage {
   // layout, type and block size exchange blocks byte for byte.
   size_t block_bytes() const { return layer_block_bytes_ * static_cast<size_t>(layout_.n_layer); }
   Status ExportBlock(int32_t block, std::span<uint8_t> out) const;
+  // Faults in (zeroed) the pages of blocks [first, first + count) in every
+  // layer without changing their contents, so later writes there do not
+  // fault.
+  void Prefault(int32_t first, int32_t count);
   Status ImportBlock(int32_t block, std::span<const uint8_t> in);
 
  private:
