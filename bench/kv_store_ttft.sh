@@ -3,8 +3,9 @@
 # the RAM prefix cache, and from the KV store after a server restart with
 # the store's files dropped from the page cache; then one decode step, the
 # KV bytes per token, and fio's read bandwidth at the store's own pattern
-# (one block file at a time, buffered, queue depth 1, page cache dropped).
-# Usage: bench/kv_store_ttft.sh MODEL.gguf [PROMPT_TOKENS=2000] [OUT_DIR]
+# (one block file at a time, buffered, queue depth 1, page cache dropped:
+# the store itself also asks for readahead 16 files ahead, so it can beat this).
+# Usage: [SETTLE_S=seconds after the restart] bench/kv_store_ttft.sh MODEL.gguf [PROMPT_TOKENS=2000] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1
@@ -27,7 +28,7 @@ start() {
 }
 stop() { kill -TERM "$server"; wait "$server" || true; }
 trap 'kill -9 $server 2>/dev/null || true' EXIT
-first=$(( 1000 + RANDOM % 10000 ))
+first=${FIRST_TOKEN:-$(( 1000 + RANDOM % 10000 ))}  # a prompt no earlier run stored
 ids=$(seq -s, "$first" $(( first + N - 1 )))
 # Seconds for one request of the prompt and `max_tokens` output tokens.
 ask() {
@@ -50,6 +51,7 @@ for name in os.listdir(sys.argv[1]):
     os.close(fd)
 PY
 start
+sleep "${SETTLE_S:-0}"  # optional: let the start-up's own I/O finish first
 store=$(ask 1); store_cached=$(cached)
 load_s=$(metric tokenfab_kv_store_load_seconds_sum)
 read_bytes=$(metric tokenfab_kv_store_read_bytes_total)

@@ -43,6 +43,7 @@ struct EngineConfig {
   std::string kv_store_dir;
   double kv_store_gib = 0;
   size_t kv_store_max_queued_writes = 256;
+  bool warmup = true;  // one forward pass at start, off the first request's clock
 };
 
 // Blocks that fit `bytes` of KV memory for `model`.

@@ -104,7 +104,13 @@ void KvStoreIo::RunLoad(const QueuedLoad& q) {
   const auto ns_since = [](Clock::time_point t) {
     return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t).count());
   };
+  // Readahead a window ahead of the reads, so the disk always has several
+  // files in flight without the page cache holding the whole load twice.
+  constexpr size_t kPrefetchWindow = 16;
+  const std::span<const BlockHash> hashes(q.load.hashes);
+  store_->Prefetch(hashes.first(std::min(hashes.size(), kPrefetchWindow)));
   for (size_t i = 0; i < q.load.blocks.size(); ++i) {
+    if (i + kPrefetchWindow < hashes.size()) store_->Prefetch(hashes.subspan(i + kPrefetchWindow, 1));
     // The chain breaks at the first block that is not there intact.
     const auto read_start = Clock::now();
     const bool read = store_->Read(q.load.hashes[i], &file, &payload) == StoreRead::kHit;

@@ -74,6 +74,10 @@ class BlockStore {
   // Reads and verifies the block. On kHit `*file` holds the whole file and
   // `*payload` views its payload; the file's mtime is touched.
   StoreRead Read(const BlockHash& hash, std::vector<uint8_t>* file, std::span<const uint8_t>* payload);
+  // Asks the kernel to start reading these blocks' files (readahead), so
+  // that the Reads that follow overlap their disk I/O: a load of many
+  // blocks then keeps the disk busy at a queue depth above one.
+  void Prefetch(std::span<const BlockHash> hashes) const;
   // Writes the block after `parent` holding `tokens`, then evicts down to
   // capacity. IoError (naming errno's text, e.g. ENOSPC) when it could not.
   Status Write(const BlockHash& parent, std::span<const int32_t> tokens, std::span<const uint8_t> payload);
