@@ -107,7 +107,9 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   config.prefix_cache = !o.no_prefix_cache;
   config.sched.wait_for_shared_prefix = !o.no_shared_prefix_wait;
   config.kv_store_dir = o.kv_store_dir;
-  config.kv_store_gib = o.kv_store_gib > 0 ? o.kv_store_gib : DefaultStoreGib(o.kv_store_dir);
+  if (!o.kv_store_dir.empty()) {
+    config.kv_store_gib = o.kv_store_gib > 0 ? o.kv_store_gib : DefaultStoreGib(o.kv_store_dir);
+  }
   const double token_bytes = static_cast<double>(model.kv_layout().bytes_per_token(config.kv_type));
   // Default pool: every sequence at full context, capped at 4 GiB.
   const double bytes = o.kv_cache_gib > 0

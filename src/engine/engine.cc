@@ -58,6 +58,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
   }
   TF_ASSIGN_OR_RETURN(auto runner,
                       ModelRunner::Create(model, pool, {config.kv_type, config.block_size, config.num_kv_blocks}));
+  // Opened (its directory checked) before any work that a refusal would waste.
+  const std::string kv_fingerprint = KvFingerprint(fingerprint, config);
+  TF_ASSIGN_OR_RETURN(auto store, OpenStore(config, *runner, kv_fingerprint));
   // The pool hands out the lowest free block ids first and reuses freed
   // ones first: faulting in one context's worth now means the first
   // request after a start (computed, or loaded from the store) never waits
@@ -75,8 +78,6 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
     TF_RETURN_IF_ERROR(runner->Run());
     runner->Clear();
   }
-  const std::string kv_fingerprint = KvFingerprint(fingerprint, config);
-  TF_ASSIGN_OR_RETURN(auto store, OpenStore(config, *runner, kv_fingerprint));
   auto engine = std::unique_ptr<Engine>(
       new Engine(model, tokenizer, config, std::move(runner), kv_fingerprint, std::move(store)));
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
@@ -224,7 +225,7 @@ void Engine::TakeLoads() {
   if (!store_io_) return;
   for (const StoreLoadResult& done : store_io_->TakeLoaded()) {
     scheduler_.OnLoadDone(done.seq, done.filled);
-    counters_.store.ObserveLoad(done.seconds);
+    counters_.store.load_seconds.Observe(done.seconds);
   }
 }
 

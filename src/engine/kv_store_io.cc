@@ -1,16 +1,10 @@
 #include "engine/kv_store_io.h"
 
+#include <utility>
+
 #include "base/logging.h"
 
 namespace tf {
-
-void KvStoreStats::ObserveLoad(double seconds) {
-  size_t i = 0;
-  while (i < kLoadBounds.size() && seconds > kLoadBounds[i]) ++i;
-  ++load_buckets[i];
-  load_seconds_sum += seconds;
-  ++loads;
-}
 
 KvStoreStats& KvStoreStats::operator+=(const KvStoreStats& o) {
   enabled = enabled || o.enabled;
@@ -25,9 +19,7 @@ KvStoreStats& KvStoreStats::operator+=(const KvStoreStats& o) {
   evictions += o.evictions;
   size_bytes += o.size_bytes;
   num_files += o.num_files;
-  for (size_t i = 0; i < load_buckets.size(); ++i) load_buckets[i] += o.load_buckets[i];
-  load_seconds_sum += o.load_seconds_sum;
-  loads += o.loads;
+  load_seconds += o.load_seconds;
   read_seconds += o.read_seconds;
   import_seconds += o.import_seconds;
   return *this;
@@ -60,7 +52,7 @@ void KvStoreIo::QueueLoad(StoreLoad load) {
 
 std::vector<StoreLoadResult> KvStoreIo::TakeLoaded() {
   std::lock_guard<std::mutex> lock(mu_);
-  return std::move(done_);
+  return std::exchange(done_, {});
 }
 
 void KvStoreIo::Stop() {

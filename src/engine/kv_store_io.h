@@ -11,7 +11,6 @@
 // table), so the engine thread and this one never touch the same bytes.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/histogram.h"
 #include "kvstore/block_store.h"
 #include "sched/scheduler.h"
 #include "tensor/kv_storage.h"
@@ -42,8 +42,6 @@ struct StoreLoadResult {
 
 // The store's numbers for /metrics; zero without a store.
 struct KvStoreStats {
-  static constexpr std::array<double, 10> kLoadBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                        0.05,  0.1,    0.25,  0.5,  1.0};
   bool enabled = false;
   int64_t query_tokens = 0;  // prompt tokens looked up in the store (past the RAM hits)
   int64_t hit_tokens = 0;    // of those, loaded from it
@@ -56,12 +54,9 @@ struct KvStoreStats {
   uint64_t evictions = 0;
   uint64_t size_bytes = 0;
   uint64_t num_files = 0;
-  std::array<uint64_t, kLoadBounds.size() + 1> load_buckets{};  // not cumulative; last is +Inf
-  double load_seconds_sum = 0;
-  uint64_t loads = 0;
+  Histogram load_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0}};
   double read_seconds = 0;    // of the loads: reading and verifying files
   double import_seconds = 0;  // of the loads: copying into the pool
-  void ObserveLoad(double seconds);
   KvStoreStats& operator+=(const KvStoreStats& o);
 };
 

@@ -109,13 +109,18 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
     return give_back(Admission::kDeferred);
   }
   r->num_computed_tokens = cached;
-  const bool count = !r->refilled;  // a refilled request's lookup was counted when its load began
-  if (in_store_ && !r->store_probed && cached_blocks < shareable) {
+  const bool probes_store = in_store_ && !r->store_probed && cached_blocks < shareable;
+  // A refilled request's lookup was counted when its load began.
+  const auto count_lookup = [&] {
+    if (r->refilled) return;
+    kv_->RecordPrefixLookup(r->num_tokens(), cached);
+    if (probes_store) store_query_tokens_ += (shareable - cached_blocks) * kv_->block_size();
+  };
+  if (probes_store) {
     const LoadStart load = TryStartLoad(r, cached_blocks, out);
     if (load == LoadStart::kStarted) {
+      count_lookup();
       r->store_probed = true;
-      kv_->RecordPrefixLookup(r->num_tokens(), cached);
-      store_query_tokens_ += (shareable - cached_blocks) * kv_->block_size();
       r->state = RequestState::kLoading;
       loading_.push_back(r);
       return Admission::kLoading;
@@ -128,12 +133,7 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
   if (needed > kv_->pool().num_free_blocks() || !kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
     return give_back(Admission::kNoRoom);
   }
-  if (count) {
-    kv_->RecordPrefixLookup(r->num_tokens(), cached);
-    if (in_store_ && !r->store_probed && cached_blocks < shareable) {
-      store_query_tokens_ += (shareable - cached_blocks) * kv_->block_size();
-    }
-  }
+  count_lookup();
   r->store_probed = true;
   r->refilled = false;
   if (r->num_preemptions == 0) r->num_cached_prompt_tokens = std::min(cached, r->num_prompt_tokens);

@@ -19,6 +19,7 @@
 #include <functional>
 #include <span>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "kv/kv_manager.h"
@@ -84,7 +85,7 @@ class Scheduler {
   // request goes back to the front of the queue and attaches them.
   void OnLoadDone(SeqId seq, std::span<const BlockHash> filled);
   // Blocks published since the last call (only with a second tier).
-  std::vector<PublishedBlock> TakePublished() { return std::move(published_); }
+  std::vector<PublishedBlock> TakePublished() { return std::exchange(published_, {}); }
 
   size_t num_running() const { return running_.size(); }
   size_t num_waiting() const { return waiting_.size(); }

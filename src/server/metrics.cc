@@ -40,43 +40,11 @@ void RenderStore(const KvStoreStats& s, std::string* out) {
   Gauge("kv_store_load_import_seconds_total",
         "Of store loads: seconds copying blocks into the KV pool (including first-touch page faults)", "counter",
         s.import_seconds, out);
-  *out += "# HELP tokenfab_kv_store_load_seconds Time from a request's store load being queued to its blocks being in\n"
-          "# TYPE tokenfab_kv_store_load_seconds histogram\n";
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < KvStoreStats::kLoadBounds.size(); ++i) {
-    cumulative += s.load_buckets[i];
-    *out += fmt::format("tokenfab_kv_store_load_seconds_bucket{{le=\"{}\"}} {}\n", KvStoreStats::kLoadBounds[i],
-                        cumulative);
-  }
-  cumulative += s.load_buckets.back();
-  *out += fmt::format("tokenfab_kv_store_load_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
-  *out += fmt::format("tokenfab_kv_store_load_seconds_sum {}\ntokenfab_kv_store_load_seconds_count {}\n",
-                      s.load_seconds_sum, s.loads);
+  s.load_seconds.Render("kv_store_load_seconds",
+                        "Time from a request's store load being queued to its blocks being in", out);
 }
 
 }  // namespace
-
-Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
-
-void Histogram::Observe(double value) {
-  size_t i = 0;
-  while (i < bounds_.size() && value > bounds_[i]) ++i;
-  ++counts_[i];
-  sum_ += value;
-  ++count_;
-}
-
-void Histogram::Render(const std::string& name, const std::string& help, std::string* out) const {
-  *out += fmt::format("# HELP tokenfab_{} {}\n# TYPE tokenfab_{} histogram\n", name, help, name);
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < bounds_.size(); ++i) {
-    cumulative += counts_[i];
-    *out += fmt::format("tokenfab_{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
-  }
-  cumulative += counts_.back();
-  *out += fmt::format("tokenfab_{}_bucket{{le=\"+Inf\"}} {}\n", name, cumulative);
-  *out += fmt::format("tokenfab_{}_sum {}\ntokenfab_{}_count {}\n", name, sum_, name, count_);
-}
 
 ServerMetrics::ServerMetrics()
     : ttft_(LatencyBounds()), itl_(LatencyBounds()), tpot_(LatencyBounds()), e2e_(LatencyBounds()) {

@@ -12,22 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "engine/engine.h"
 
 namespace tf {
-
-class Histogram {
- public:
-  explicit Histogram(std::vector<double> bounds);
-  void Observe(double value);
-  void Render(const std::string& name, const std::string& help, std::string* out) const;
-
- private:
-  std::vector<double> bounds_;
-  std::vector<uint64_t> counts_;  // per bucket (not cumulative); last is +Inf
-  double sum_ = 0;
-  uint64_t count_ = 0;
-};
 
 class ServerMetrics {
  public:

@@ -91,7 +91,7 @@ TEST_P(EngineStoreTest, ARestartServesThePromptFromTheStoreWithTheSameOutput) {
   EXPECT_EQ(warm.stats.prompt_tokens_computed, 1);
   EXPECT_EQ(warm.stats.store.hit_tokens, 40);
   EXPECT_EQ(warm.stats.store.query_tokens, 40);
-  EXPECT_EQ(warm.stats.store.loads, 1u);
+  EXPECT_EQ(warm.stats.store.load_seconds.count(), 1u);
   EXPECT_EQ(warm.stats.prefix_hit_tokens, 0);  // none of it was in RAM
   EXPECT_EQ(warm.stats.kv_blocks_used, 0);
   EXPECT_EQ(warm.stats.store.read_bytes, 10 * fs::file_size(fs::directory_iterator(dir)->path()));
