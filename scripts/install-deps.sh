@@ -15,6 +15,7 @@ packages=(
   clang libclang-rt-14-dev
   python3-jinja2
   fio
+  etcd-server etcd-client libzmq3-dev libmsgpack-cxx-dev iproute2
 )
 
 missing=()

@@ -13,8 +13,22 @@ ActiveRequest::ActiveRequest(uint64_t id, SeqId seq_id, GenerationRequest gen, c
       sampler_(gen_.sampling, static_cast<int64_t>(vocab.size())), stops_(gen_.stop) {
   request_.seq_id = seq_id;
   request_.tokens = gen_.prompt;
-  request_.num_prompt_tokens = static_cast<int64_t>(gen_.prompt.size());
   sampler_.SetPrompt(gen_.prompt);
+  ReplayContinued();
+  request_.num_prompt_tokens = static_cast<int64_t>(request_.tokens.size());
+}
+
+// The earlier attempt streamed these tokens' text already: only the state
+// they leave behind is kept (held-back stop-string prefixes, a partial UTF-8
+// sequence, the JSON recognizer, penalties, the generator's position).
+void ActiveRequest::ReplayContinued() {
+  for (const int32_t token : gen_.continued) {
+    sampler_.Accept(token);
+    request_.tokens.push_back(token);
+    if (gen_.json_object) json_.Feed(pieces_[token]);
+    stops_.Push(decoder_.Push(pieces_[token]));
+  }
+  sampler_.SkipDraws(gen_.num_draws_done);
 }
 
 TokenLogprob ActiveRequest::ComputeLogprob(std::span<const float> raw, int32_t token) const {
@@ -46,6 +60,8 @@ void ActiveRequest::SampleNext(std::span<float> logits) {
 
   StreamDelta delta;
   delta.num_tokens = 1;
+  delta.token = token;
+  delta.num_draws = sampler_.num_draws();
   if (gen_.top_logprobs >= 0) delta.logprobs.push_back(ComputeLogprob(raw_logits_, token));
   const bool end_of_generation = !gen_.ignore_eos && !gen_.json_object && vocab_.IsEndOfGeneration(token);
   std::optional<FinishReason> finish;
@@ -73,8 +89,9 @@ void ActiveRequest::Finish(FinishReason reason, std::string error) {
   last.finished = true;
   last.finish_reason = reason;
   last.error = std::move(error);
-  last.usage.prompt_tokens = request_.num_prompt_tokens;
-  last.usage.completion_tokens = request_.num_output_tokens();
+  last.num_draws = sampler_.num_draws();
+  last.usage.prompt_tokens = static_cast<int64_t>(gen_.prompt.size());
+  last.usage.completion_tokens = request_.num_output_tokens() + static_cast<int64_t>(gen_.continued.size());
   last.usage.cached_prompt_tokens = request_.num_cached_prompt_tokens;
   gen_.sink->OnDelta(std::move(last));
 }

@@ -42,6 +42,7 @@ class ActiveRequest {
  private:
   TokenLogprob ComputeLogprob(std::span<const float> raw_logits, int32_t token) const;
   std::optional<FinishReason> CheckLimits() const;
+  void ReplayContinued();
 
   uint64_t id_;
   Request request_;

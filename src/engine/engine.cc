@@ -12,11 +12,14 @@ int64_t KvBlocksForBytes(const Model& model, DType kv_type, int block_size, doub
   return static_cast<int64_t>(bytes / block_bytes);
 }
 
+std::string KvFingerprint(const std::string& fingerprint, DType kv_type, int block_size) {
+  return fmt::format("{}|kv={}|block={}", fingerprint, DTypeName(kv_type), block_size);
+}
+
 namespace {
 
-// What the prefix-cache keys start from: the model's content and the KV format.
 std::string KvFingerprint(const std::string& fingerprint, const EngineConfig& config) {
-  return fmt::format("{}|kv={}|block={}", fingerprint, DTypeName(config.kv_type), config.block_size);
+  return KvFingerprint(fingerprint, config.kv_type, config.block_size);
 }
 
 StatusOr<std::unique_ptr<BlockStore>> OpenStore(const EngineConfig& config, const ModelRunner& runner,
@@ -89,6 +92,7 @@ Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& con
                std::unique_ptr<BlockStore> store)
     : model_(model), tokenizer_(tokenizer), config_(config), pieces_(*tokenizer), runner_(std::move(runner)),
       store_(std::move(store)), kv_(config.block_size, config.num_kv_blocks, kv_fingerprint, config.prefix_cache),
+      kv_fingerprint_(kv_fingerprint),
       scheduler_(
           [&] {
             // Submit bounds what is in flight; the scheduler's own queue
@@ -108,6 +112,7 @@ Engine::Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& con
     });
     counters_.store.enabled = true;
   }
+  if (config.kv_events != nullptr) kv_.RecordEvents();
   counters_.kv_blocks_total = config.num_kv_blocks;
   published_ = counters_;
 }
@@ -153,7 +158,14 @@ EngineStats Engine::stats() const {
   return published_;
 }
 
+void Engine::EmitKvEvents() {
+  if (config_.kv_events == nullptr) return;
+  std::vector<BlockPoolEvent> events = kv_.TakeEvents();
+  if (!events.empty()) config_.kv_events->OnKvEvents(std::move(events));
+}
+
 void Engine::PublishStats() {
+  EmitKvEvents();
   counters_.num_running = static_cast<int64_t>(scheduler_.num_running());
   counters_.num_waiting = static_cast<int64_t>(scheduler_.num_waiting());
   counters_.kv_blocks_used = kv_.pool().num_used_blocks();

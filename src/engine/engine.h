@@ -30,6 +30,15 @@
 
 namespace tf {
 
+// Receives the changes to the set of cached KV blocks, in order, on the
+// engine thread after each step that made some (a worker publishes them as
+// KV events). Must not block.
+class KvEventListener {
+ public:
+  virtual ~KvEventListener() = default;
+  virtual void OnKvEvents(std::vector<BlockPoolEvent> events) = 0;
+};
+
 struct EngineConfig {
   SchedulerConfig sched;
   int block_size = 16;          // tokens per KV block
@@ -44,7 +53,12 @@ struct EngineConfig {
   double kv_store_gib = 0;
   size_t kv_store_max_queued_writes = 256;
   bool warmup = true;  // one forward pass at start, off the first request's clock
+  KvEventListener* kv_events = nullptr;  // must outlive the engine; null: none
 };
+
+// What the prefix-cache keys start from (RootBlockHash of it): the model's
+// content fingerprint and the KV format. A router hashes prompts from it.
+std::string KvFingerprint(const std::string& fingerprint, DType kv_type, int block_size);
 
 // Blocks that fit `bytes` of KV memory for `model`.
 int64_t KvBlocksForBytes(const Model& model, DType kv_type, int block_size, double bytes);
@@ -88,6 +102,7 @@ class Engine {
   const EngineConfig& config() const { return config_; }
   // The KV store, or null without one.
   const BlockStore* store() const { return store_.get(); }
+  const std::string& kv_fingerprint() const { return kv_fingerprint_; }
   // Test hook: the next forward pass fails as if the model had.
   void InjectForwardFailure() { inject_failure_.store(true); }
 
@@ -102,6 +117,7 @@ class Engine {
   void FinishRequest(ActiveRequest* r, FinishReason reason, const std::string& error = "");
   void FailEverything(const std::string& error);
   void PublishStats();
+  void EmitKvEvents();
   // Queues the blocks cached by the last step for the store.
   void WriteThrough();
   // Hands finished store loads back to the scheduler.
@@ -115,6 +131,7 @@ class Engine {
   std::unique_ptr<BlockStore> store_;    // null without --kv-store
   std::unique_ptr<KvStoreIo> store_io_;  // stopped before runner_'s storage goes
   KvManager kv_;
+  std::string kv_fingerprint_;
   Scheduler scheduler_;
 
   // Engine-thread state.

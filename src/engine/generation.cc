@@ -15,8 +15,8 @@ const char* FinishReasonName(FinishReason reason) {
 }
 
 Status ValidateGenerationRequest(const GenerationRequest& r, int64_t n_vocab, int64_t ctx_size) {
-  const int64_t n_prompt = static_cast<int64_t>(r.prompt.size());
-  if (n_prompt == 0) return InvalidArgumentError("the prompt is empty").WithParam("prompt");
+  const int64_t n_prompt = static_cast<int64_t>(r.prompt.size() + r.continued.size());
+  if (r.prompt.empty()) return InvalidArgumentError("the prompt is empty").WithParam("prompt");
   if (n_prompt >= ctx_size) {
     return InvalidArgumentError(fmt::format("this model's context (n_ctx) is {} tokens and the prompt has {}; it must "
                                             "leave room for at least one generated token",
@@ -24,10 +24,12 @@ Status ValidateGenerationRequest(const GenerationRequest& r, int64_t n_vocab, in
         .WithParam("prompt")
         .WithReason("context_length_exceeded");
   }
-  for (int32_t t : r.prompt) {
-    if (t < 0 || t >= n_vocab) {
-      return InvalidArgumentError(fmt::format("token id {} is outside the vocabulary [0, {})", t, n_vocab))
-          .WithParam("prompt");
+  for (const auto* ids : {&r.prompt, &r.continued}) {
+    for (int32_t t : *ids) {
+      if (t < 0 || t >= n_vocab) {
+        return InvalidArgumentError(fmt::format("token id {} is outside the vocabulary [0, {})", t, n_vocab))
+            .WithParam(ids == &r.prompt ? "prompt" : "continued");
+      }
     }
   }
   if (r.max_tokens <= 0) {

@@ -34,6 +34,8 @@ struct StreamDelta {
   std::string text;                   // new output text (valid UTF-8, stop strings withheld)
   std::vector<TokenLogprob> logprobs; // one per token this delta covers, when requested
   int64_t num_tokens = 0;             // output tokens this delta covers
+  int32_t token = -1;                 // the output token's id, when num_tokens is 1
+  uint64_t num_draws = 0;             // random draws the sampler has made so far
   bool finished = false;
   FinishReason finish_reason = FinishReason::kStop;
   std::string error;  // with kError
@@ -55,6 +57,14 @@ struct GenerationRequest {
   bool ignore_eos = false;
   int top_logprobs = -1;     // -1: no logprobs; 0..20: chosen token plus that many alternatives
   bool json_object = false;  // constrain output to one JSON object
+  // A continuation of an interrupted generation (request migration): the
+  // output tokens an earlier attempt already streamed, and the random draws
+  // its sampler had made. They extend the context, count against neither
+  // prompt nor max_tokens, and their text is not streamed again; stop
+  // strings, the JSON constraint, penalties and the sampler's generator are
+  // brought to the state they were in after them.
+  std::vector<int32_t> continued;
+  uint64_t num_draws_done = 0;
   std::shared_ptr<RequestSink> sink;
 };
 

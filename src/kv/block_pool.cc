@@ -32,6 +32,7 @@ void BlockPool::Evict(int32_t block) {
   lru_.erase(lru_pos_[block]);
   lru_pos_[block] = lru_.end();
   by_hash_.erase(*hash_of_[block]);
+  if (record_events_) events_.push_back({BlockPoolEvent::Kind::kRemoved, *hash_of_[block]});
   hash_of_[block].reset();
 }
 
@@ -62,7 +63,15 @@ bool BlockPool::Publish(int32_t block, const BlockHash& hash) {
   if (hash_of_[block].has_value()) return false;
   if (!by_hash_.emplace(hash, block).second) return false;
   hash_of_[block] = hash;
+  if (record_events_) events_.push_back({BlockPoolEvent::Kind::kStored, hash});
   return true;
+}
+
+std::vector<BlockHash> BlockPool::CachedHashes() const {
+  std::vector<BlockHash> hashes;
+  hashes.reserve(by_hash_.size());
+  for (const auto& [hash, block] : by_hash_) hashes.push_back(hash);
+  return hashes;
 }
 
 }  // namespace tf

@@ -9,12 +9,21 @@
 #include <cstdint>
 #include <list>
 #include <optional>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
 #include "kv/block_hash.h"
 
 namespace tf {
+
+// A change to the set of cached blocks, for KV events (workers publish them
+// so a router knows what each one holds).
+struct BlockPoolEvent {
+  enum class Kind { kStored, kRemoved };
+  Kind kind;
+  BlockHash hash;
+};
 
 class BlockPool {
  public:
@@ -36,6 +45,12 @@ class BlockPool {
   // this or another block already holds a hash (the first copy stays cached).
   bool Publish(int32_t block, const BlockHash& hash);
   int32_t ref_count(int32_t block) const { return ref_counts_[block]; }
+  // Starts recording stores and evictions of cached blocks; TakeEvents
+  // hands over (and clears) what was recorded, in order.
+  void RecordEvents() { record_events_ = true; }
+  std::vector<BlockPoolEvent> TakeEvents() { return std::exchange(events_, {}); }
+  // Every cached block's hash (a snapshot to apply events after).
+  std::vector<BlockHash> CachedHashes() const;
 
  private:
   void Evict(int32_t block);
@@ -45,6 +60,8 @@ class BlockPool {
   std::vector<std::list<int32_t>::iterator> lru_pos_;
   std::vector<std::optional<BlockHash>> hash_of_;
   std::unordered_map<BlockHash, int32_t, BlockHashHasher> by_hash_;
+  bool record_events_ = false;
+  std::vector<BlockPoolEvent> events_;
 };
 
 }  // namespace tf

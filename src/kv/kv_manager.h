@@ -31,6 +31,9 @@ class KvManager {
   int block_size() const { return block_size_; }
   bool prefix_cache_enabled() const { return prefix_cache_; }
   const BlockPool& pool() const { return pool_; }
+  // KV events: see BlockPool::RecordEvents.
+  void RecordEvents() { pool_.RecordEvents(); }
+  std::vector<BlockPoolEvent> TakeEvents() { return pool_.TakeEvents(); }
 
   // For a sequence that holds no blocks yet: takes a reference on every
   // cached block of the longest cached prefix of `tokens`, always leaving at

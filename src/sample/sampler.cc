@@ -94,6 +94,7 @@ float Sampler::Normalize(std::vector<Candidate>* cand) {
 int32_t Sampler::Draw(const std::vector<Candidate>& candidates) {
   double total = 0.0;
   for (const auto& c : candidates) total += c.first;
+  ++num_draws_;
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
   double cumulative = 0.0;
   for (const auto& c : candidates) {
@@ -101,6 +102,11 @@ int32_t Sampler::Draw(const std::vector<Candidate>& candidates) {
     if (u < cumulative) return c.second;
   }
   return candidates.back().second;
+}
+
+void Sampler::SkipDraws(uint64_t n) {
+  rng_.discard(n);
+  num_draws_ += n;
 }
 
 int32_t Sampler::Sample(std::span<float> logits) {

@@ -25,6 +25,11 @@ class Sampler {
 
   // `logits` is modified (penalties, bias, temperature).
   int32_t Sample(std::span<float> logits);
+  // Random numbers drawn so far (one per non-greedy Sample), and a skip of
+  // `n` of them: a sampler with the same seed that skips another's draws
+  // continues exactly as the other would have (request migration).
+  uint64_t num_draws() const { return num_draws_; }
+  void SkipDraws(uint64_t n);
 
  private:
   using Candidate = std::pair<float, int32_t>;  // (logit, then probability; token id)
@@ -38,6 +43,7 @@ class Sampler {
   SamplingParams params_;
   int64_t n_vocab_;
   std::mt19937_64 rng_;
+  uint64_t num_draws_ = 0;
   std::vector<uint8_t> in_prompt_;       // [n_vocab] token seen in the prompt
   std::vector<int32_t> output_counts_;   // [n_vocab] occurrences in the output
   std::vector<int32_t> seen_output_;     // tokens with a nonzero count

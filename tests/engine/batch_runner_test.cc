@@ -77,6 +77,40 @@ TEST_P(BatchRunnerTest, BatchedSequencesMatchSequencesRunAlone) {
   EXPECT_EQ(batch->length(2), static_cast<int64_t>(prompts[2].size()) + steps);
 }
 
+// Request migration resubmits prompt + generated tokens as one prompt and
+// expects greedy decoding to go on exactly as it would have: the logits of
+// a position must not depend on whether it was computed as a decode step
+// (alone, or beside other sequences' rows) or inside a prompt chunk.
+TEST_P(BatchRunnerTest, PositionLogitsAreIdenticalInPromptChunksAndDecodeSteps) {
+  auto file = GgufFile::Open(testing::FixturePath("models/" + GetParam() + ".gguf"));
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  auto model = *LoadModel(**file, ModelOptions{}, testing::LoadPool());
+  const int64_t n_vocab = model->config().n_vocab;
+  ThreadPool pool(2);
+  const std::vector<int32_t> tokens = {1, 5, 9, 2, 7, 30, 11, 4, 8, 100, 12, 13, 14, 15, 16, 2, 3, 19, 21, 6};
+  const size_t prompt = 5;
+  // One chunk: every position's logits.
+  auto chunked = *SequenceRunner::Create(model.get(), &pool, 64);
+  std::vector<float> all;
+  ASSERT_TRUE(chunked->Append(tokens, /*all_logits=*/true, &all).ok());
+  // Prompt, then decode steps batched beside another sequence's prompt chunks.
+  auto batch = *BatchRunner::Create(model.get(), &pool, 2, 64);
+  const std::vector<int32_t> other = {3, 3, 8, 1, 2, 9, 9};
+  std::vector<std::span<const int32_t>> step = {std::span<const int32_t>(tokens.data(), prompt), other};
+  std::vector<float> logits;
+  ASSERT_TRUE(batch->Step(step, &logits).ok());
+  for (size_t pos = prompt - 1; pos + 1 < tokens.size(); ++pos) {
+    if (pos >= prompt) {
+      step = {std::span<const int32_t>(&tokens[pos], 1), pos % 2 ? std::span<const int32_t>(other.data(), 3)
+                                                                 : std::span<const int32_t>(other.data(), 1)};
+      ASSERT_TRUE(batch->Step(step, &logits).ok());
+    }
+    for (int64_t v = 0; v < n_vocab; ++v) {
+      ASSERT_EQ(logits[v], all[pos * n_vocab + v]) << "position " << pos << " token " << v;
+    }
+  }
+}
+
 TEST_P(BatchRunnerTest, RejectsOverflowAndBadTokensWithoutCorruptingState) {
   auto file = GgufFile::Open(testing::FixturePath("models/" + GetParam() + ".gguf"));
   ASSERT_TRUE(file.ok());

@@ -32,6 +32,7 @@ class CollectingSink : public RequestSink {
       logprobs_.push_back(lp);
     }
     num_deltas_++;
+    deltas_.push_back(delta);
     if (delta.finished) {
       done_ = true;
       last_ = delta;
@@ -59,6 +60,10 @@ class CollectingSink : public RequestSink {
     std::lock_guard<std::mutex> lock(mu_);
     return logprobs_;
   }
+  std::vector<StreamDelta> deltas() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return deltas_;
+  }
 
  private:
   std::mutex mu_;
@@ -66,6 +71,7 @@ class CollectingSink : public RequestSink {
   std::string text_;
   std::vector<int32_t> tokens_;
   std::vector<TokenLogprob> logprobs_;
+  std::vector<StreamDelta> deltas_;
   int num_deltas_ = 0;
   bool done_ = false;
   StreamDelta last_;
