@@ -18,10 +18,6 @@ std::string KvFingerprint(const std::string& fingerprint, DType kv_type, int blo
 
 namespace {
 
-std::string KvFingerprint(const std::string& fingerprint, const EngineConfig& config) {
-  return KvFingerprint(fingerprint, config.kv_type, config.block_size);
-}
-
 StatusOr<std::unique_ptr<BlockStore>> OpenStore(const EngineConfig& config, const ModelRunner& runner,
                                                 const std::string& kv_fingerprint) {
   if (config.kv_store_dir.empty()) return std::unique_ptr<BlockStore>();
@@ -62,7 +58,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
   TF_ASSIGN_OR_RETURN(auto runner,
                       ModelRunner::Create(model, pool, {config.kv_type, config.block_size, config.num_kv_blocks}));
   // Opened (its directory checked) before any work that a refusal would waste.
-  const std::string kv_fingerprint = KvFingerprint(fingerprint, config);
+  const std::string kv_fingerprint = KvFingerprint(fingerprint, config.kv_type, config.block_size);
   TF_ASSIGN_OR_RETURN(auto store, OpenStore(config, *runner, kv_fingerprint));
   // The pool hands out the lowest free block ids first and reuses freed
   // ones first: faulting in one context's worth now means the first

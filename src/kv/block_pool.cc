@@ -67,11 +67,4 @@ bool BlockPool::Publish(int32_t block, const BlockHash& hash) {
   return true;
 }
 
-std::vector<BlockHash> BlockPool::CachedHashes() const {
-  std::vector<BlockHash> hashes;
-  hashes.reserve(by_hash_.size());
-  for (const auto& [hash, block] : by_hash_) hashes.push_back(hash);
-  return hashes;
-}
-
 }  // namespace tf

@@ -49,8 +49,6 @@ class BlockPool {
   // hands over (and clears) what was recorded, in order.
   void RecordEvents() { record_events_ = true; }
   std::vector<BlockPoolEvent> TakeEvents() { return std::exchange(events_, {}); }
-  // Every cached block's hash (a snapshot to apply events after).
-  std::vector<BlockHash> CachedHashes() const;
 
  private:
   void Evict(int32_t block);
