@@ -32,6 +32,13 @@ Status ValidateGenerationRequest(const GenerationRequest& r, int64_t n_vocab, in
       }
     }
   }
+  // One draw per sampled token at most; a larger count would make the
+  // sampler skip ahead for as long as the number says.
+  if (r.num_draws_done > r.continued.size()) {
+    return InvalidArgumentError(fmt::format("num_draws_done {} exceeds the {} continued tokens", r.num_draws_done,
+                                            r.continued.size()))
+        .WithParam("num_draws_done");
+  }
   if (r.max_tokens <= 0) {
     return InvalidArgumentError(fmt::format("max_tokens {} must be at least 1", r.max_tokens)).WithParam("max_tokens");
   }

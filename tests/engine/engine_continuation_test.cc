@@ -137,6 +137,10 @@ TEST_P(ContinuationTest, ContinuedTokensAreValidated) {
   const StatusOr<uint64_t> handle = engine_->Submit(g);
   ASSERT_FALSE(handle.ok());
   EXPECT_EQ(handle.status().param(), "continued");
+  g.continued = {1, 2};
+  g.num_draws_done = uint64_t{1} << 62;  // would stall the engine thread in the generator's discard
+  EXPECT_EQ(engine_->Submit(g).status().param(), "num_draws_done");
+  g.num_draws_done = 0;
   g.continued.assign(95, 1);  // with the prompt, past the context
   EXPECT_EQ(engine_->Submit(g).status().param(), "prompt");
 }
