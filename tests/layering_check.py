@@ -26,10 +26,12 @@ ALLOWED = {
     "engine": {"base", "tensor", "gguf", "tokenizer", "kernels", "model", "kv", "kvstore", "sched", "sample"},
     "server": {"base", "tensor", "gguf", "tokenizer", "jinja", "kernels", "model", "kv", "kvstore", "sched", "sample",
                "engine"},
+    "cluster": {"base", "tensor", "gguf", "tokenizer", "jinja", "kernels", "model", "kv", "kvstore", "sched", "sample",
+                "engine", "server"},
     "loadgen": {"base"},
     "perf": {"base", "tensor", "gguf", "kernels", "model", "kv", "kvstore", "sched", "sample", "engine"},
     "cli": {"base", "tensor", "gguf", "tokenizer", "jinja", "kernels", "model", "synth", "kv", "sched", "sample",
-            "kvstore", "engine", "server", "loadgen", "perf"},
+            "kvstore", "engine", "server", "cluster", "loadgen", "perf"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z0-9_]+)/', re.M)
 

@@ -20,6 +20,10 @@
 #include "cli/command.h"
 #include "engine/engine.h"
 #include "gguf/gguf_override.h"
+#include "cluster/http_call.h"
+#include "cluster/kv_event_publisher.h"
+#include "cluster/worker_endpoints.h"
+#include "cluster/worker_registration.h"
 #include "server/api_server.h"
 #include "server/engine_backend.h"
 
@@ -47,6 +51,12 @@ struct ServeOptions {
   bool no_shared_prefix_wait = false;
   std::string kv_store_dir;
   double kv_store_gib = 0;
+  // Cluster membership (cluster/): registry, KV events, internal routes.
+  std::string etcd;
+  std::string advertise;
+  int64_t lease_ttl_s = 10;
+  std::string cluster_key_file;
+  int kv_events_port = 0;  // with --etcd; 0: any free port
 };
 
 // Without --kv-store-gib: half the space free where the store lives, at
@@ -77,8 +87,10 @@ struct ServingState {
   LoadedModel loaded;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<ChatTemplate> chat_template;
+  std::unique_ptr<KvEventPublisher> kv_events;  // with --etcd
   std::unique_ptr<Engine> engine;
   EngineBackend backend;
+  WorkerEntry entry;  // what the registry gets (address filled in by Run)
 };
 
 StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g) {
@@ -124,6 +136,10 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   TF_ASSIGN_OR_RETURN(const ModelFingerprint fingerprint, FingerprintModel(o.model));
   TF_LOG_INFO("model fingerprint {} ({} in {:.3f} s)", fingerprint.key,
               fingerprint.content.from_cache ? "cached" : "computed", fingerprint.content.seconds);
+  if (!o.etcd.empty()) {
+    TF_ASSIGN_OR_RETURN(state->kv_events, KvEventPublisher::Bind(o.host, o.kv_events_port, config.block_size));
+    config.kv_events = state->kv_events.get();
+  }
   TF_ASSIGN_OR_RETURN(state->engine, Engine::Create(state->loaded.model.get(), state->loaded.tokenizer.get(),
                                                     state->pool.get(), config, fingerprint.key));
   ServedModel s;
@@ -135,6 +151,14 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   s.n_vocab = model.config().n_vocab;
   s.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   TF_RETURN_IF_ERROR(state->backend.AddModel(s, state->engine.get()));
+  state->entry.model = s.name;
+  state->entry.fingerprint = fingerprint.key;
+  state->entry.kv_fingerprint = state->engine->kv_fingerprint();
+  state->entry.kv_type = o.kv_type;
+  state->entry.block_size = config.block_size;
+  state->entry.kv_capacity_blocks = config.num_kv_blocks;
+  state->entry.ctx_size = config.ctx_size;
+  state->entry.n_vocab = s.n_vocab;
   if (const BlockStore* store = state->engine->store()) {
     fmt::print(stderr, "tokenfab serve: KV store {}: {} block files, {:.3f} of {:.2f} GiB (scanned in {:.3f} s)\n",
                store->options().dir, store->num_files(), static_cast<double>(store->size_bytes()) / (1ull << 30),
@@ -146,6 +170,26 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
              token_bytes * config.block_size * config.num_kv_blocks / (1ull << 30), o.kv_type, o.max_num_seqs,
              o.max_batch_tokens, state->pool->num_threads());
   return state;
+}
+
+// host:port routers reach this worker at.
+StatusOr<std::string> AdvertisedAddress(const ServeOptions& o, uint16_t port) {
+  if (!o.advertise.empty()) {
+    TF_RETURN_IF_ERROR(ParseHostPort(o.advertise).status().WithContext("--advertise"));
+    return o.advertise;
+  }
+  if (!o.etcd.empty() && (o.host == "0.0.0.0" || o.host == "::")) {
+    return InvalidArgumentError(fmt::format("--host {} is not an address routers can reach: give --advertise HOST:PORT", o.host));
+  }
+  return o.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", o.host, port) : fmt::format("{}:{}", o.host, port);
+}
+
+// The KV-event endpoint routers reach: the advertised host, the bound port.
+std::string AdvertisedKvEvents(const std::string& advertise, const std::string& bound) {
+  const auto host = ParseHostPort(advertise);
+  const auto port = ParseHostPort(bound);
+  if (!host.ok() || !port.ok()) return bound;
+  return fmt::format("{}:{}", host->first, port->second);
 }
 
 Status Run(const ServeOptions& o, const GlobalOptions& g) {
@@ -165,6 +209,23 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
   options.http.max_body_bytes = static_cast<size_t>(o.max_body_bytes);
   ApiServer server(&io, options);
   TF_RETURN_IF_ERROR(server.Listen(o.host, static_cast<uint16_t>(o.port)));
+  std::optional<ClusterKey> cluster_key;
+  if (!o.cluster_key_file.empty()) {
+    TF_ASSIGN_OR_RETURN(ClusterKey k, ClusterKey::Load(o.cluster_key_file));
+    cluster_key = k;
+  }
+  std::optional<EtcdClient> etcd;
+  if (!o.etcd.empty()) {
+    TF_ASSIGN_OR_RETURN(EtcdClient client, EtcdClient::FromUrl(o.etcd));
+    etcd = client;
+    if (!cluster_key) fmt::print(stderr, "tokenfab serve: warning: no --cluster-key; the cluster runs open\n");
+  }
+  TF_ASSIGN_OR_RETURN(const std::string advertise, AdvertisedAddress(o, server.port()));
+  WorkerEndpoints endpoints(&io, cluster_key, o.api_key);
+  server.SetInternalHandler([&endpoints](const std::shared_ptr<HttpExchange>& ex, const std::string& path) {
+    endpoints.Handle(ex, path);
+  });
+  std::unique_ptr<WorkerRegistration> registration;
   fmt::print(stderr, "tokenfab serve: listening on http://{}:{} (loading {})\n", o.host, server.port(), o.model.path);
 
   std::unique_ptr<ServingState> state;
@@ -179,18 +240,31 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
       }
       state = std::move(*loaded);
       server.SetBackend(&state->backend);
+      endpoints.SetBackend(&state->backend);
+      endpoints.SetKvEvents(state->kv_events.get());
+      if (etcd) {
+        state->entry.address = advertise;
+        state->entry.kv_events = state->kv_events ? AdvertisedKvEvents(advertise, state->kv_events->endpoint()) : "";
+        registration = std::make_unique<WorkerRegistration>(*etcd, state->entry, o.lease_ttl_s, cluster_key);
+        registration->Start();
+        fmt::print(stderr, "tokenfab serve: registering {} at {} (lease TTL {} s, KV events on {})\n",
+                   state->entry.Key(), etcd->url(), o.lease_ttl_s, state->entry.kv_events);
+      }
     });
   });
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
-    fmt::print(stderr, "tokenfab serve: signal {}: draining {} requests (up to {} s)\n", signal, server.num_in_flight(),
-               o.shutdown_timeout_s);
+    // Out of the registry first, so routers stop sending, then drain.
+    if (registration) registration->Revoke();
+    fmt::print(stderr, "tokenfab serve: signal {}: draining {} requests (up to {} s)\n", signal,
+               server.num_in_flight() + endpoints.num_in_flight(), o.shutdown_timeout_s);
     server.Shutdown(std::chrono::milliseconds(static_cast<int64_t>(o.shutdown_timeout_s * 1000)), [&] { io.stop(); });
   });
   io.run();
   loader.join();
+  if (registration) registration->Revoke();
   if (state) state->engine->Shutdown();
   if (!load_status.ok()) return load_status;
   fmt::print(stderr, "tokenfab serve: stopped\n");
@@ -234,6 +308,13 @@ CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("--kv-store-gib", o->kv_store_gib,
                   "Capacity of the KV store directory (default: half its free space, at most 16)")
       ->check(CLI::Range(0.0, 1048576.0));
+  cmd->add_option("--etcd", o->etcd, "Register this worker in etcd at URL (http://HOST:PORT) for `tokenfab router`");
+  cmd->add_option("--advertise", o->advertise, "HOST:PORT routers reach this worker at (default --host:--port)");
+  cmd->add_option("--lease-ttl", o->lease_ttl_s, "Seconds the registry entry outlives a silent worker (default 10)")
+      ->check(CLI::Range(int64_t{2}, int64_t{3600}));
+  cmd->add_option("--cluster-key", o->cluster_key_file, "File with the cluster's shared secret (signs entries, checks calls)");
+  cmd->add_option("--kv-events-port", o->kv_events_port, "ZMQ PUB port for KV events with --etcd (default 0: any free)")
+      ->check(CLI::Range(0, 65535));
   return [o, global] { return Run(*o, *global); };
 }
 

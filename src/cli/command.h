@@ -28,6 +28,7 @@ CommandFn RegisterInfoCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterSynthCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterChatTemplateCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterBenchCommand(CLI::App* app, const GlobalOptions* global);
+CommandFn RegisterRouterCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global);
 CommandFn RegisterLoadgenCommand(CLI::App* app, const GlobalOptions* global);
 

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add(tf::RegisterChatTemplateCommand);
   add(tf::RegisterBenchCommand);
   add(tf::RegisterServeCommand);
+  add(tf::RegisterRouterCommand);
   add(tf::RegisterLoadgenCommand);
 
   try {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || (argc > 1 && sub->get_name() == argv[1]);
     if (argc > 1 && argv[1][0] != '-' && !known) {
-      std::fprintf(stderr, "error: unknown command '%s' (commands: tokenize, eval, generate, info, synth, chat-template, bench, serve, loadgen)\n", argv[1]);
+      std::fprintf(stderr, "error: unknown command '%s' (commands: tokenize, eval, generate, info, synth, chat-template, bench, serve, router, loadgen)\n", argv[1]);
     } else {
       std::fprintf(stderr, "error: %s (see tokenfab --help)\n", e.what());
     }

@@ -76,7 +76,7 @@ void ApiServer::SendJson(HttpExchange& ex, int status, const Json& body) {
 
 void ApiServer::SendError(HttpExchange& ex, const ApiError& error) {
   std::vector<std::pair<std::string, std::string>> headers;
-  if (error.status == 429) headers.emplace_back("Retry-After", "1");
+  if (error.status == 429 || error.status == 503) headers.emplace_back("Retry-After", "1");
   if (error.status == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
   ex.Respond(error.status, Dump(error.ToJson()), "application/json", headers);
 }
@@ -99,6 +99,7 @@ void ApiServer::Handle(std::shared_ptr<HttpExchange> ex) {
   std::string path(ex->request().target());
   const size_t query = path.find('?');
   if (query != std::string::npos) path.resize(query);
+  if (internal_handler_ && path.rfind("/internal/", 0) == 0) return internal_handler_(ex, path);
   if (path != "/health" && !Authorized(*ex)) {
     return SendError(*ex, ApiError{401, "invalid or missing API key (Authorization: Bearer ...)", "authentication_error",
                                    "", "invalid_api_key"});
@@ -134,6 +135,7 @@ void ApiServer::HandleHealth(HttpExchange& ex) {
   const BackendHealth health = backend_->Health();
   if (!health.ok) return SendJson(ex, 503, {{"status", "error"}, {"message", health.message}});
   if (draining_) return SendJson(ex, 503, {{"status", "shutting down"}});
+  if (!health.degraded.empty()) return SendJson(ex, 200, {{"status", "degraded"}, {"message", health.degraded}});
   SendJson(ex, 200, {{"status", "ok"}});
 }
 
@@ -154,7 +156,9 @@ void ApiServer::HandleMetrics(HttpExchange& ex) {
   std::optional<EngineStats> stats;
   if (backend_ != nullptr) stats = backend_->Stats();
   const bool alive = backend_ != nullptr && backend_->Health().ok;
-  ex.Respond(200, metrics_.Render(stats ? &*stats : nullptr, alive), "text/plain; version=0.0.4");
+  std::string text = metrics_.Render(stats ? &*stats : nullptr, alive);
+  if (backend_ != nullptr) text += backend_->ExtraMetrics();
+  ex.Respond(200, text, "text/plain; version=0.0.4");
 }
 
 StatusOr<const ServedModel*> ApiServer::FindModel(const std::string& name) const {

@@ -43,6 +43,10 @@ class ApiServer {
   // The models are ready (until then /health answers 503 "loading"). io
   // thread; `backend` must outlive the server's use of it.
   void SetBackend(GenerationBackend* backend) { backend_ = backend; }
+  // Paths under /internal/ (a worker's routes for routers) go to `handler`,
+  // which does its own authentication. Without one they are 404.
+  using InternalHandler = std::function<void(const std::shared_ptr<HttpExchange>&, const std::string& path)>;
+  void SetInternalHandler(InternalHandler handler) { internal_handler_ = std::move(handler); }
   // Stops accepting, lets in-flight requests finish for `timeout`, aborts
   // what is left, then calls `done` (io thread).
   void Shutdown(std::chrono::milliseconds timeout, std::function<void()> done);
@@ -74,6 +78,7 @@ class ApiServer {
   HttpServer http_;
   ServerMetrics metrics_;
   GenerationBackend* backend_ = nullptr;
+  InternalHandler internal_handler_;
   std::unordered_map<GenerationStream*, std::shared_ptr<GenerationStream>> in_flight_;
   bool draining_ = false;
   std::function<void()> on_drained_;

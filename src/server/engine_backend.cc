@@ -53,11 +53,11 @@ EngineStats EngineBackend::Stats() const {
 }
 
 BackendHealth EngineBackend::Health() const {
-  if (entries_.empty()) return {false, "no model is served"};
+  if (entries_.empty()) return {false, "no model is served", ""};
   for (const Entry& e : entries_) {
-    if (!e.engine->alive()) return {false, fmt::format("the engine of '{}' has stopped", e.model->name)};
+    if (!e.engine->alive()) return {false, fmt::format("the engine of '{}' has stopped", e.model->name), ""};
   }
-  return {true, ""};
+  return {true, "", ""};
 }
 
 }  // namespace tf

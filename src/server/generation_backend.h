@@ -19,6 +19,7 @@ namespace tf {
 struct BackendHealth {
   bool ok = false;
   std::string message;  // why not, when !ok
+  std::string degraded;  // serving, but with a fault worth reporting (e.g. a router that lost etcd)
 };
 
 class GenerationBackend {
@@ -39,6 +40,8 @@ class GenerationBackend {
   // Summed over the models, for /metrics.
   virtual EngineStats Stats() const = 0;
   virtual BackendHealth Health() const = 0;
+  // Extra Prometheus text for /metrics (a router's counters).
+  virtual std::string ExtraMetrics() const { return ""; }
 };
 
 }  // namespace tf

@@ -162,7 +162,7 @@ class ScriptedBackend final : public GenerationBackend {
     s.kv_blocks_total = 7;
     return s;
   }
-  BackendHealth Health() const override { return {healthy_, healthy_ ? "" : "all workers are gone"}; }
+  BackendHealth Health() const override { return {healthy_, healthy_ ? "" : "all workers are gone", ""}; }
 
   void Refuse(Status s) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,0 +1,137 @@
+// The generation backend of `tokenfab router`: the OpenAI server's requests
+// (already token ids) go to workers found in the registry, chosen by the
+// route policy over the KV index; deltas come back with token ids and
+// sampler draws, so when a worker dies mid-stream (connection reset,
+// deadline, its lease gone and the stream silent) the request moves to
+// another worker as a continuation and the client's stream goes on. A
+// worker answering 429/503 sends the request to the next one. Io thread
+// only, except where noted.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "cluster/cluster_key.h"
+#include "cluster/http_call.h"
+#include "cluster/kv_index.h"
+#include "cluster/registry_watcher.h"
+#include "cluster/route_policy.h"
+#include "cluster/upstream_stream.h"
+#include "server/generation_backend.h"
+
+namespace tf {
+
+struct RouterOptions {
+  RouterMode mode = RouterMode::kKv;
+  double overlap_weight = 1.0;
+  int migration_limit = 3;                             // moves of one request before it fails
+  std::chrono::milliseconds upstream_timeout{120000};  // silence from a worker before the request moves
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds lease_loss_grace{1000};    // silence tolerated from a worker whose lease went
+  std::optional<ClusterKey> key;
+  std::string worker_api_key;                          // Bearer for workers when there is no cluster key
+};
+
+struct RouterCounters {
+  int64_t routed = 0;
+  int64_t migrations = 0;        // continuations sent after a worker failed mid-request
+  int64_t busy_redirects = 0;    // 429/503 answers sent on to another worker
+  int64_t failed = 0;            // requests that ended in an error after the migration limit
+  int64_t kv_resyncs = 0;
+  int64_t refused_entries = 0;   // registry entries for a different model file
+};
+
+class RouterBackend final : public GenerationBackend {
+ public:
+  RouterBackend(boost::asio::io_context* io, RouterOptions options);
+  ~RouterBackend() override;
+
+  // A model the router serves: `fingerprint` is its content fingerprint,
+  // which workers' entries must carry. Before Start.
+  Status AddModel(const ServedModel& model, const std::string& fingerprint);
+  void Start();
+  // Cancels every upstream call (their requests end with an error).
+  void Stop();
+
+  void OnRegistry(const RegistrySnapshot& snapshot);
+  void OnKvBatch(const std::string& kv_endpoint, KvEventBatch batch);
+  // Called with the workers' KV-event endpoints whenever they change.
+  void set_on_kv_endpoints(std::function<void(std::set<std::string>)> cb) { on_kv_endpoints_ = std::move(cb); }
+
+  std::vector<const ServedModel*> models() const override;
+  StatusOr<uint64_t> Submit(const ServedModel& model, GenerationRequest request) override;
+  void Abort(uint64_t handle) override;
+  EngineStats Stats() const override;
+  BackendHealth Health() const override;
+  RouterCounters counters() const;
+  std::string ExtraMetrics() const override;  // Prometheus text of the counters above
+  int64_t num_workers() const { return static_cast<int64_t>(workers_.size()); }
+
+ private:
+  struct ModelSlot {
+    std::unique_ptr<ServedModel> served;
+    std::string fingerprint;
+  };
+  struct Worker {
+    WorkerEntry entry;
+    ModelSlot* model = nullptr;
+    std::string host;
+    uint16_t port = 0;
+    int64_t active_requests = 0;
+    int64_t active_blocks = 0;
+  };
+  struct Routed {
+    uint64_t handle = 0;
+    ModelSlot* model = nullptr;
+    GenerationRequest request;       // as submitted (its sink is the client's)
+    std::vector<int32_t> generated;  // output tokens the client has, over every attempt
+    uint64_t num_draws = 0;
+    int num_moves = 0;
+    std::set<std::string> excluded;  // workers that failed or refused it
+    std::string worker;              // address of the current attempt
+    int64_t blocks = 0;              // charged to the worker
+    std::shared_ptr<UpstreamStream> upstream;
+  };
+
+  Worker* PickWorker(const Routed& r);
+  bool Dispatch(Routed& r);
+  void Release(Routed& r);
+  void OnDelta(uint64_t handle, StreamDelta delta);
+  void OnFailed(uint64_t handle, int http_status, const Status& why);
+  void Move(Routed& r, const std::string& why);
+  void FinishWithError(Routed& r, const std::string& message);
+  void Tick();
+  void FetchSnapshot(const std::string& address);
+  std::vector<std::pair<std::string, std::string>> AuthHeaders(const std::string& method, const std::string& target,
+                                                               const std::string& body) const;
+  void PublishKvEndpoints();
+
+  boost::asio::io_context* io_;
+  RouterOptions options_;
+  std::vector<std::unique_ptr<ModelSlot>> models_;
+  std::map<std::string, Worker> workers_;  // by address
+  std::unordered_map<uint64_t, std::unique_ptr<Routed>> requests_;
+  uint64_t next_handle_ = 1;
+  uint64_t round_robin_ = 0;
+  KvIndex kv_index_;
+  std::map<std::string, std::string> kv_endpoint_to_worker_;
+  bool etcd_ok_ = false;
+  bool registry_seen_ = false;
+  std::string etcd_error_ = "no answer from etcd yet";
+  RouterCounters counters_;
+  std::function<void(std::set<std::string>)> on_kv_endpoints_;
+  std::unique_ptr<boost::asio::steady_timer> tick_;
+  bool stopped_ = false;
+};
+
+}  // namespace tf
