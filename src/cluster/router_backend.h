@@ -103,6 +103,8 @@ class RouterBackend final : public GenerationBackend {
     std::shared_ptr<UpstreamStream> upstream;
   };
 
+  bool HasCandidate(const Routed& r) const;
+  // Chooses by the route policy (advancing round-robin's counter).
   Worker* PickWorker(const Routed& r);
   bool Dispatch(Routed& r);
   void Release(Routed& r);

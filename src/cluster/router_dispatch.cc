@@ -48,14 +48,21 @@ StatusOr<uint64_t> RouterBackend::Submit(const ServedModel& model, GenerationReq
   r->model = slot;
   r->num_draws = request.num_draws_done;
   r->request = std::move(request);
-  if (PickWorker(*r) == nullptr) {
+  if (!HasCandidate(*r)) {
     return UnavailableError(fmt::format("no worker serving '{}' is available; retry later", model.name));
   }
   Routed& ref = *r;
   requests_.emplace(ref.handle, std::move(r));
   ++counters_.routed;
-  if (!Dispatch(ref)) return UnavailableError("no worker is available");  // not reached: PickWorker found one
+  if (!Dispatch(ref)) return UnavailableError("no worker is available");  // not reached: HasCandidate found one
   return ref.handle;
+}
+
+bool RouterBackend::HasCandidate(const Routed& r) const {
+  for (const auto& [address, w] : workers_) {
+    if (w.model == r.model && r.excluded.count(address) == 0 && w.entry.role != "prefill") return true;
+  }
+  return false;
 }
 
 RouterBackend::Worker* RouterBackend::PickWorker(const Routed& r) {
