@@ -184,8 +184,11 @@ StatusOr<std::string> AdvertisedAddress(const ServeOptions& o, uint16_t port) {
   return o.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", o.host, port) : fmt::format("{}:{}", o.host, port);
 }
 
-// The KV-event endpoint routers reach: the advertised host, the bound port.
-std::string AdvertisedKvEvents(const std::string& advertise, const std::string& bound) {
+// The KV-event endpoint routers reach: the bound address, or with a
+// wildcard --host the advertised host and the bound port. (--advertise may
+// name a proxy for HTTP; events go straight to the worker.)
+std::string AdvertisedKvEvents(const ServeOptions& o, const std::string& advertise, const std::string& bound) {
+  if (o.host != "0.0.0.0" && o.host != "::") return bound;
   const auto host = ParseHostPort(advertise);
   const auto port = ParseHostPort(bound);
   if (!host.ok() || !port.ok()) return bound;
@@ -244,7 +247,7 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
       endpoints.SetKvEvents(state->kv_events.get());
       if (etcd) {
         state->entry.address = advertise;
-        state->entry.kv_events = state->kv_events ? AdvertisedKvEvents(advertise, state->kv_events->endpoint()) : "";
+        state->entry.kv_events = state->kv_events ? AdvertisedKvEvents(o, advertise, state->kv_events->endpoint()) : "";
         registration = std::make_unique<WorkerRegistration>(*etcd, state->entry, o.lease_ttl_s, cluster_key);
         registration->Start();
         fmt::print(stderr, "tokenfab serve: registering {} at {} (lease TTL {} s, KV events on {})\n",

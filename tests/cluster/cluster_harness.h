@@ -25,7 +25,8 @@ struct WorkerProcess {
 
 class Cluster {
  public:
-  explicit Cluster(const std::string& name) : name_(name), etcd_(name + "-etcd") {}
+  explicit Cluster(const std::string& name, bool etcd_listen_all = false)
+      : name_(name), etcd_(name + "-etcd", etcd_listen_all) {}
   ~Cluster() {
     if (router_) router_->Kill(SIGKILL);
     for (auto& w : workers_) {

@@ -115,7 +115,8 @@ class ChildProcess {
 // data directory; Restart keeps the data (members and leases survive).
 class EtcdProcess {
  public:
-  explicit EtcdProcess(const std::string& name) : name_(name) {
+  // `listen_all`: also reachable from network namespaces (0.0.0.0).
+  explicit EtcdProcess(const std::string& name, bool listen_all = false) : name_(name), listen_all_(listen_all) {
     data_dir_ = TempPath(name + "-data");
     std::filesystem::remove_all(data_dir_);
     client_port_ = FreeLoopbackPort();
@@ -129,7 +130,8 @@ class EtcdProcess {
   bool Start() {
     const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-    process_.Start({"etcd", "--name", name_, "--data-dir", data_dir_, "--listen-client-urls", client,
+    const std::string listen = listen_all_ ? "http://0.0.0.0:" + std::to_string(client_port_) : client;
+    process_.Start({"etcd", "--name", name_, "--data-dir", data_dir_, "--listen-client-urls", listen,
                     "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                     "--initial-cluster", name_ + "=" + peer, "--log-level", "warn"},
                    name_);
@@ -173,6 +175,7 @@ class EtcdProcess {
     return ok;
   }
   std::string name_;
+  bool listen_all_ = false;
   std::string data_dir_;
   uint16_t client_port_ = 0;
   uint16_t peer_port_ = 0;

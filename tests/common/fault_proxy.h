@@ -55,6 +55,7 @@ class FaultProxy {
   void set_delay(std::chrono::milliseconds d) { delay_ms_ = static_cast<int>(d.count()); }
   void set_reset_after_bytes(int64_t n) { reset_after_ = n; }
   int64_t num_connections() const { return num_connections_.load(); }
+  int64_t num_active() const { return num_active_.load(); }
 
  private:
   void AcceptLoop() {
@@ -70,8 +71,10 @@ class FaultProxy {
       }
       ++num_connections_;
       std::lock_guard<std::mutex> lock(mu_);
+      ++num_active_;
       threads_.emplace_back([this, client, upstream] {
         Relay(client, upstream);
+        --num_active_;
         ::close(client);
         ::close(upstream);
       });
@@ -136,6 +139,7 @@ class FaultProxy {
   std::atomic<int> delay_ms_{0};
   std::atomic<int64_t> reset_after_{1 << 30};
   std::atomic<int64_t> num_connections_{0};
+  std::atomic<int64_t> num_active_{0};
   std::mutex mu_;
   std::list<std::thread> threads_;
   std::thread accept_thread_;
