@@ -36,8 +36,10 @@ size_t ChooseWorker(RouterMode mode, double overlap_weight, int64_t prompt_block
     } else {
       cost = static_cast<double>(c.active_requests) * 1e9 + static_cast<double>(c.active_blocks);
     }
+    const RouteCandidate& b = candidates[best];
     const bool better = i == 0 || cost < best_cost ||
-                        (cost == best_cost && c.active_requests < candidates[best].active_requests);
+                        (cost == best_cost && (c.active_requests < b.active_requests ||
+                                               (c.active_requests == b.active_requests && c.kv_usage < b.kv_usage)));
     if (better) {
       best = i;
       best_cost = cost;

@@ -86,6 +86,8 @@ RouterBackend::Worker* RouterBackend::PickWorker(const Routed& r) {
         it = hashes_by_fingerprint.emplace(fp_key, ChainHashes(w->entry.kv_fingerprint, w->entry.block_size, tokens)).first;
       }
       c.cached_blocks = kv_index_.Overlap(w->entry.address, it->second);
+      c.kv_usage = static_cast<double>(kv_index_.num_blocks(w->entry.address)) /
+                   static_cast<double>(std::max<int64_t>(1, w->entry.kv_capacity_blocks));
       prompt_blocks = std::max<int64_t>(prompt_blocks, (static_cast<int64_t>(tokens.size()) + w->entry.block_size - 1) /
                                                            w->entry.block_size);
     }

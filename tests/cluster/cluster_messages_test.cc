@@ -269,8 +269,10 @@ TEST(RoutePolicyTest, KvCostPrefersCachedPrefixesUntilLoadOutweighsThem) {
   c[1].active_blocks = 20;
   c[1].active_requests = 2;
   EXPECT_EQ(ChooseWorker(RouterMode::kKv, 1.0, 10, c, &rr), 0u);
-  // Equal cost: fewest active requests wins.
+  // Equal cost: fewest active requests wins, then the emptiest cache.
   c = {{0, 5, 3}, {0, 5, 1}};
+  EXPECT_EQ(ChooseWorker(RouterMode::kKv, 1.0, 10, c, &rr), 1u);
+  c = {{0, 0, 0, 0.9}, {0, 0, 0, 0.2}, {0, 0, 0, 0.5}};
   EXPECT_EQ(ChooseWorker(RouterMode::kKv, 1.0, 10, c, &rr), 1u);
   c = {{0, 0, 3}, {9, 100, 1}, {0, 0, 2}};
   EXPECT_EQ(ChooseWorker(RouterMode::kLeastLoaded, 1.0, 10, c, &rr), 1u);

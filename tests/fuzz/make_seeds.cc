@@ -245,6 +245,30 @@ void BlockFileSeeds(const fs::path& dir) {
   Write(dir / "anchor_payload_flipped", as_string(flipped));
 }
 
+// One seed per parser of fuzz_cluster_messages (the first byte picks it).
+void ClusterSeeds(const fs::path& dir) {
+  const std::string hash(64, 'a');
+  const std::string entry = R"({"address":"127.0.0.1:8101","block_size":16,"ctx_size":1024,"fingerprint":"fp",)"
+                            R"("kv_capacity_blocks":4096,"kv_events":"127.0.0.1:9101","kv_fingerprint":"fp|kv=f32|block=16",)"
+                            R"("kv_type":"f32","model":"tiny","n_vocab":32000,"role":"both","hmac":"00"})";
+  Write(dir / "entry", std::string(1, '\0') + entry);
+  Write(dir / "range", "\x01" + std::string(R"({"header":{"revision":"12"},"kvs":[{"key":"L2E=","value":"eA==","mod_revision":"7","lease":"99"}]})"));
+  Write(dir / "watch", "\x02" + std::string(R"({"result":{"header":{"revision":"20"},"events":[{"kv":{"key":"L2E=","value":"eQ=="}},{"type":"DELETE","kv":{"key":"L2I="}}]}})"));
+  Write(dir / "generate", "\x03" + std::string(R"({"model":"tiny","prompt":[1,2,3],"continued":[7,8],"num_draws_done":2,"max_tokens":40,)"
+                                                R"("stop":["END"],"ignore_eos":false,"top_logprobs":2,"json_object":true,)"
+                                                R"("sampling":{"temperature":0.7,"top_k":40,"seed":1,"logit_bias":[[5,-100]]}})"));
+  Write(dir / "delta", "\x04" + std::string(R"({"text":"a","n":1,"token":42,"draws":9,"logprobs":[{"token":42,"logprob":-0.5,"top":[[42,-0.5]]}]})"));
+  Write(dir / "delta_final", "\x04" + std::string(R"({"text":"","n":0,"draws":9,"finished":true,"finish_reason":"length","usage":{"prompt_tokens":5,"completion_tokens":10,"cached_tokens":3}})"));
+  // seq 1, then msgpack [1.0, [["BlockStored", [bin32], nil, [], 16, nil, "cpu"], ["AllBlocksCleared"]]]
+  std::string kv = "\x05" + std::string("\0\0\0\0\0\0\0\x01", 8) + "\x92\xcb\x3f\xf0" + std::string(6, '\0') + "\x92\x97\xab" +
+                   "BlockStored" + "\x91\xc4\x20" + std::string(32, 'h') + "\xc0\x90\x10\xc0\xa3" + "cpu" + "\x91\xb0" +
+                   "AllBlocksCleared";
+  Write(dir / "kv_events", kv);
+  Write(dir / "snapshot", "\x06" + std::string(R"({"seq":3,"block_size":16,"hashes":[")") + hash + "\"]}");
+  Write(dir / "auth", "\x07" + std::string("1800000000:") + std::string(64, '0'));
+  Write(dir / "base64", "\x08" + std::string("aGVsbG8="));
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR FIXTURES_DIR\n");
@@ -258,6 +282,7 @@ int main(int argc, char** argv) {
   OverrideKvSeeds(out / "override_kv");
   FingerprintSidecarSeeds(out / "fingerprint_sidecar");
   BlockFileSeeds(out / "block_file");
+  ClusterSeeds(out / "cluster_messages");
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }
