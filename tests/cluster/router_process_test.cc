@@ -347,3 +347,79 @@ TEST(RouterProcess, WithAClusterKeyOnlyMembersGetIn) {
 
 }  // namespace
 }  // namespace tf
+
+namespace tf {
+namespace {
+
+TEST(RouterProcess, RequestsSentToAJustKilledWorkerStartElsewhere) {
+  Cluster c("router-dead");
+  ASSERT_TRUE(c.StartEtcd()) << c.etcd().log();
+  c.AddWorker();
+  c.AddWorker();
+  c.StartRouter({"--router-mode", "round-robin"});
+  ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs();
+  // Its entry stays for the lease's 2 s: the router still picks it.
+  c.worker(0).process->Kill(SIGKILL);
+  for (int i = 0; i < 4; ++i) {
+    const auto r = Call(c.router_port(), "POST", "/v1/completions", LongGeneration(8).dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Json::parse(r.body)["usage"]["completion_tokens"], 8);
+  }
+  EXPECT_GE(testing::ScrapeMetric(c.router_port(), "tokenfab_router_migrations_total"), 1);
+}
+
+TEST(RouterProcess, ServesSeveralModelsEachOnItsOwnWorkers) {
+  Cluster c("router-models");
+  ASSERT_TRUE(c.StartEtcd()) << c.etcd().log();
+  c.AddWorker();  // "tiny": the llama fixture
+  const int qwen = c.AddWorker({}, false);
+  auto& args = c.worker(qwen).args;
+  args[3] = testing::FixturePath("models/tiny-qwen2-gpt2-bf16.gguf");
+  args[7] = "qwen";
+  c.RestartWorker(qwen);
+  c.StartRouter({"-m", testing::FixturePath("models/tiny-qwen2-gpt2-bf16.gguf"), "--served-model-name", "qwen"});
+  ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs();
+  const Json models = Json::parse(Call(c.router_port(), "GET", "/v1/models").body);
+  ASSERT_EQ(models["data"].size(), 2u);
+  for (const char* name : {"tiny", "qwen"}) {
+    Json body = LongGeneration(6);
+    body["model"] = name;
+    const auto routed = Call(c.router_port(), "POST", "/v1/completions", body.dump());
+    const auto direct = Call(c.worker(std::string(name) == "tiny" ? 0 : qwen).port, "POST", "/v1/completions", body.dump());
+    ASSERT_EQ(routed.status, 200) << routed.body;
+    EXPECT_EQ(Json::parse(routed.body)["model"], name);
+    EXPECT_EQ(Json::parse(routed.body)["choices"][0]["text"], Json::parse(direct.body)["choices"][0]["text"]) << name;
+  }
+}
+
+TEST(RouterProcess, LoadgenThroughTheRouterLosesNothingWhenAWorkerDies) {
+  Cluster c("router-loadgen");
+  ASSERT_TRUE(c.StartEtcd()) << c.etcd().log();
+  c.AddWorker();
+  c.AddWorker();
+  c.StartRouter();
+  ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs();
+  const std::string out = testing::TempPath("router-loadgen.json");
+  testing::ChildProcess loadgen({TOKENFAB_BIN, "loadgen", "--url", "http://127.0.0.1:" + std::to_string(c.router_port()),
+                                 "--model", "tiny", "--concurrency", "4", "--num-requests", "32", "--input-tokens", "32",
+                                 "--output-tokens", "400", "--no-progress", "--json", out},
+                                "router-loadgen");
+  std::this_thread::sleep_for(1500ms);
+  const int busy = c.BusyWorker();
+  ASSERT_GE(busy, 0) << loadgen.log();
+  c.worker(busy).process->Kill(SIGKILL);
+  ASSERT_TRUE(loadgen.WaitExit(120s)) << loadgen.log();
+  ASSERT_EQ(WEXITSTATUS(loadgen.exit_status()), 0) << loadgen.log();
+  const Json report = Json::parse(testing::ReadFile(out));
+  int ok = 0;
+  for (const Json& r : report["runs"][0]["requests"]) {
+    EXPECT_TRUE(r["error"].is_null()) << r.dump();
+    EXPECT_EQ(r["output_tokens"], 400);
+    ok += r["error"].is_null() ? 1 : 0;
+  }
+  EXPECT_EQ(ok, 32);
+  EXPECT_GE(testing::ScrapeMetric(c.router_port(), "tokenfab_router_migrations_total"), 1);
+}
+
+}  // namespace
+}  // namespace tf

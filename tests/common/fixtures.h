@@ -32,6 +32,17 @@ inline std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/tf-" + std::to_string(::getpid()) + "-" + name;
 }
 
+// A fixture model's name as a test name (gtest names allow no '-'); for
+// INSTANTIATE_TEST_SUITE_P over model names.
+struct FixtureModelTestName {
+  template <typename Info>
+  std::string operator()(const Info& info) const {
+    std::string name = info.param;
+    for (char& c : name) c = (c == '-') ? '_' : c;
+    return name;
+  }
+};
+
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -130,11 +130,7 @@ TEST_P(BatchRunnerTest, RejectsOverflowAndBadTokensWithoutCorruptingState) {
 
 INSTANTIATE_TEST_SUITE_P(Models, BatchRunnerTest,
                          ::testing::Values("tiny-llama-spm-q4_0", "tiny-llama-spm-q8_0", "tiny-deepseek3-q8_0"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = (c == '-') ? '_' : c;
-                           return name;
-                         });
+                         testing::FixtureModelTestName());
 
 }  // namespace
 }  // namespace tf

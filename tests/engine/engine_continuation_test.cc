@@ -147,11 +147,7 @@ TEST_P(ContinuationTest, ContinuedTokensAreValidated) {
 
 INSTANTIATE_TEST_SUITE_P(Models, ContinuationTest,
                          ::testing::Values("tiny-llama-spm-q8_0", "tiny-deepseek3-q8_0", "tiny-qwen2-gpt2-bf16"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = (c == '-') ? '_' : c;
-                           return name;
-                         });
+                         testing::FixtureModelTestName());
 
 // Only the byte-level BPE fixture has the punctuation tokens a JSON object
 // needs; the SentencePiece ones end the object at once.

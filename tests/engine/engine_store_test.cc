@@ -130,11 +130,7 @@ TEST_P(EngineStoreTest, FilesThatDoNotVerifyAndOtherKvFormatsAreNeverServed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EngineStoreTest, ::testing::Values("tiny-llama-spm-q8_0", "tiny-deepseek3-q8_0"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = (c == '-') ? '_' : c;
-                           return name;
-                         });
+                         testing::FixtureModelTestName());
 
 TEST(EngineStore, AbortWhileLoadingGivesTheBlocksBack) {
   Loaded m = Load("tiny-llama-spm-q8_0");

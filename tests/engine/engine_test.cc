@@ -123,11 +123,7 @@ TEST_P(EngineTest, SharedPrefixesHitTheCacheAndGiveTheSameOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EngineTest, ::testing::Values("tiny-llama-spm-q8_0", "tiny-deepseek3-q8_0"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = (c == '-') ? '_' : c;
-                           return name;
-                         });
+                         testing::FixtureModelTestName());
 
 TEST(Engine, SeededSamplingIsReproducible) {
   Loaded m = Load("tiny-llama-spm-q8_0");

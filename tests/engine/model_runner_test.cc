@@ -135,11 +135,7 @@ TEST_P(ModelRunnerTest, RefusesBadTokensAndBlockTablesBeforeComputing) {
 
 INSTANTIATE_TEST_SUITE_P(Models, ModelRunnerTest,
                          ::testing::Values("tiny-llama-spm-f16", "tiny-qwen2-gpt2-bf16", "tiny-deepseek3-q8_0"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = (c == '-') ? '_' : c;
-                           return name;
-                         });
+                         testing::FixtureModelTestName());
 
 }  // namespace
 }  // namespace tf
