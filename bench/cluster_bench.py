@@ -200,8 +200,10 @@ def hit_rate(args, work):
     return results
 
 
-def loadgen(args, port, out):
-    subprocess.run([args.tokenfab, "loadgen", "--url", f"http://127.0.0.1:{port}", "--model", "m", "--concurrency",
+def loadgen(args, port, out, seed):
+    # A seed per run: no run is served from the prefix cache of an earlier one.
+    subprocess.run([args.tokenfab, "loadgen", "--url", f"http://127.0.0.1:{port}", "--model", "m", "--seed", str(seed),
+                    "--concurrency",
                     str(args.overhead_concurrency), "--num-requests", str(args.overhead_requests), "--input-tokens", "64",
                     "--output-tokens", "64", "--no-progress", "--json", out], check=True, stdout=subprocess.DEVNULL)
     run = json.load(open(out))["runs"][0]
@@ -218,9 +220,9 @@ def overhead(args, work):
         router = c.start_router("kv")
         worker = c.workers[0][0]
         rounds = {"direct": [], "router": []}
-        for _ in range(3):  # interleaved rounds
-            rounds["direct"].append(loadgen(args, worker, os.path.join(work, "direct.json")))
-            rounds["router"].append(loadgen(args, router, os.path.join(work, "router.json")))
+        for i in range(3):  # interleaved rounds
+            rounds["direct"].append(loadgen(args, worker, os.path.join(work, "direct.json"), 100 + 2 * i))
+            rounds["router"].append(loadgen(args, router, os.path.join(work, "router.json"), 101 + 2 * i))
         out = {}
         for label, runs in rounds.items():
             out[label] = {k: sorted(r[k] for r in runs)[1] for k in runs[0]}  # median of 3

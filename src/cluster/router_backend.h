@@ -37,7 +37,7 @@ struct RouterOptions {
   int migration_limit = 3;                             // moves of one request before it fails
   std::chrono::milliseconds upstream_timeout{120000};  // silence from a worker before the request moves
   std::chrono::milliseconds connect_timeout{3000};
-  std::chrono::milliseconds lease_loss_grace{1000};    // silence tolerated from a worker whose lease went
+  std::chrono::milliseconds lease_loss_grace{5000};    // silence tolerated from a worker whose lease went
   std::optional<ClusterKey> key;
   std::string worker_api_key;                          // Bearer for workers when there is no cluster key
 };
