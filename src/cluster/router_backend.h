@@ -112,6 +112,8 @@ class RouterBackend final : public GenerationBackend {
   void OnFailed(uint64_t handle, int http_status, const Status& why);
   void Move(Routed& r, const std::string& why);
   void FinishWithError(Routed& r, const std::string& message);
+  // The request's final delta to its client; `r` is erased.
+  void End(Routed& r, FinishReason reason, const std::string& error);
   void Tick();
   void FetchSnapshot(const std::string& address);
   std::vector<std::pair<std::string, std::string>> AuthHeaders(const std::string& method, const std::string& target,

@@ -133,6 +133,7 @@ bool RouterBackend::Dispatch(Routed& r) {
   return true;
 }
 
+// Idempotent: the attempt's charge is taken off its worker once.
 void RouterBackend::Release(Routed& r) {
   if (r.worker.empty()) return;
   if (auto it = workers_.find(r.worker); it != workers_.end()) {
@@ -140,6 +141,7 @@ void RouterBackend::Release(Routed& r) {
     it->second.active_blocks = std::max<int64_t>(0, it->second.active_blocks - r.blocks);
   }
   r.blocks = 0;
+  r.worker.clear();
 }
 
 void RouterBackend::OnDelta(uint64_t handle, StreamDelta delta) {
@@ -191,15 +193,7 @@ void RouterBackend::Move(Routed& r, const std::string& why) {
   Release(r);
   if (r.request.max_tokens - static_cast<int64_t>(r.generated.size()) <= 0) {
     // Every token was streamed; only the final event was lost.
-    StreamDelta last;
-    last.finished = true;
-    last.finish_reason = FinishReason::kLength;
-    last.num_draws = r.num_draws;
-    last.usage.prompt_tokens = static_cast<int64_t>(r.request.prompt.size());
-    last.usage.completion_tokens = static_cast<int64_t>(r.request.continued.size() + r.generated.size());
-    std::shared_ptr<RequestSink> sink = r.request.sink;
-    requests_.erase(r.handle);
-    return sink->OnDelta(std::move(last));
+    return End(r, FinishReason::kLength, "");
   }
   if (r.num_moves >= options_.migration_limit) {
     return FinishWithError(r, fmt::format("the request failed on {} workers (migration limit {}); last: {}",
@@ -216,35 +210,29 @@ void RouterBackend::Move(Routed& r, const std::string& why) {
 
 void RouterBackend::FinishWithError(Routed& r, const std::string& message) {
   ++counters_.failed;
+  End(r, FinishReason::kError, message);
+}
+
+void RouterBackend::End(Routed& r, FinishReason reason, const std::string& error) {
   Release(r);
   if (r.upstream) r.upstream->Cancel();
   StreamDelta last;
   last.finished = true;
-  last.finish_reason = FinishReason::kError;
-  last.error = message;
+  last.finish_reason = reason;
+  last.error = error;
   last.num_draws = r.num_draws;
   last.usage.prompt_tokens = static_cast<int64_t>(r.request.prompt.size());
   last.usage.completion_tokens = static_cast<int64_t>(r.request.continued.size() + r.generated.size());
   std::shared_ptr<RequestSink> sink = r.request.sink;
-  requests_.erase(r.handle);
+  requests_.erase(r.handle);  // `r` is gone from here on
   sink->OnDelta(std::move(last));
 }
 
 void RouterBackend::Abort(uint64_t handle) {
   const auto it = requests_.find(handle);
   if (it == requests_.end()) return;
-  Routed& r = *it->second;
-  if (r.upstream) r.upstream->Cancel();  // the worker sees its client go and aborts
-  Release(r);
-  StreamDelta last;
-  last.finished = true;
-  last.finish_reason = FinishReason::kAbort;
-  last.num_draws = r.num_draws;
-  last.usage.prompt_tokens = static_cast<int64_t>(r.request.prompt.size());
-  last.usage.completion_tokens = static_cast<int64_t>(r.request.continued.size() + r.generated.size());
-  std::shared_ptr<RequestSink> sink = r.request.sink;
-  requests_.erase(it);
-  sink->OnDelta(std::move(last));
+  // Cancelling the call closes its connection: the worker sees its client go and aborts.
+  End(*it->second, FinishReason::kAbort, "");
 }
 
 }  // namespace tf

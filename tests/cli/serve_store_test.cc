@@ -18,6 +18,7 @@
 #include <regex>
 #include <thread>
 
+#include "common/child_process.h"
 #include "common/fixtures.h"
 #include "server/test_http.h"
 
@@ -32,62 +33,36 @@ using testing::ScrapeMetric;
 // One `tokenfab serve` child process on a free loopback port.
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::vector<std::string>& extra_args, const std::string& name) {
-    log_ = testing::TempPath(name + ".log");
+  ServerProcess(const std::vector<std::string>& extra_args, const std::string& name) {
     std::vector<std::string> args = {TOKENFAB_BIN, "serve", "-m",
-                                      testing::FixturePath("models/tiny-llama-spm-q8_0.gguf"), "--port", "0",
-                                      "--served-model-name", "tiny", "--ctx-size", "1024", "-t", "1"};
+                                     testing::FixturePath("models/tiny-llama-spm-q8_0.gguf"), "--port", "0",
+                                     "--served-model-name", "tiny", "--ctx-size", "1024", "-t", "1"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    process_.Start(args, name);
   }
-  ~ServerProcess() { Kill(SIGKILL); }
   // Waits for the port and a healthy model; false when the process exited.
   bool WaitReady() {
-    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    if (port_ == 0) {
+      const std::string port = process_.WaitForLog("listening on http://127\\.0\\.0\\.1:([0-9]+)", std::chrono::seconds(30));
+      if (port.empty()) return false;
+      port_ = static_cast<uint16_t>(std::stoi(port));
+    }
     for (int i = 0; i < 600; ++i) {
-      std::smatch m;
-      const std::string log = testing::ReadFile(log_);
-      if (port_ == 0 && std::regex_search(log, m, listening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
-      if (port_ != 0 && Call(port_, "GET", "/health").status == 200) return true;
+      if (Call(port_, "GET", "/health").status == 200) return true;
       if (Exited()) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
   }
-  bool Exited() {
-    if (pid_ <= 0) return true;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
-    exit_status_ = status;
-    pid_ = -1;
-    return true;
-  }
+  bool Exited() { return !process_.running(); }
   // Sends `signal` and reaps the process; its wait status.
-  int Kill(int signal) {
-    if (pid_ > 0) {
-      ::kill(pid_, signal);
-      ::waitpid(pid_, &exit_status_, 0);
-      pid_ = -1;
-    }
-    return exit_status_;
-  }
+  int Kill(int signal) { return process_.Kill(signal); }
   uint16_t port() const { return port_; }
-  std::string log() const { return testing::ReadFile(log_); }
+  std::string log() const { return process_.log(); }
 
  private:
-  pid_t pid_ = -1;
+  testing::ChildProcess process_;
   uint16_t port_ = 0;
-  int exit_status_ = 0;
-  std::string log_;
 };
 
 // A prompt of `n` token ids from the fixture's vocabulary.

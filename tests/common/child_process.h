@@ -45,6 +45,8 @@ class ChildProcess {
 
   void Start(std::vector<std::string> args, const std::string& log_name) {
     log_ = TempPath(log_name + ".log");
+    // Emptied before the fork, so nothing reads an earlier process's log as this one's.
+    ::close(::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
     pid_ = ::fork();
     if (pid_ == 0) {
       const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
