@@ -377,8 +377,16 @@ TEST(RouterProcess, ServesSeveralModelsEachOnItsOwnWorkers) {
   args[3] = testing::FixturePath("models/tiny-qwen2-gpt2-bf16.gguf");
   args[7] = "qwen";
   c.RestartWorker(qwen);
+  // A worker serving another file under the name "tiny": its fingerprint
+  // differs from the router's "tiny", so it is refused, never routed to.
+  const int impostor = c.AddWorker({}, false);
+  c.worker(impostor).args[3] = testing::FixturePath("models/tiny-llama-spm-q4_0.gguf");
+  c.RestartWorker(impostor);
   c.StartRouter({"-m", testing::FixturePath("models/tiny-qwen2-gpt2-bf16.gguf"), "--served-model-name", "qwen"});
   ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs();
+  EXPECT_FALSE(c.router().WaitForLog("refusing .*127\\.0\\.0\\.1:" + std::to_string(c.worker(impostor).port) +
+                                     ": its model fingerprint", 20s).empty()) << c.router().log();
+  EXPECT_TRUE(c.WaitRoutedWorkers(2, 1s));
   const Json models = Json::parse(Call(c.router_port(), "GET", "/v1/models").body);
   ASSERT_EQ(models["data"].size(), 2u);
   for (const char* name : {"tiny", "qwen"}) {
