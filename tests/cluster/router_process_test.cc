@@ -285,12 +285,12 @@ TEST(RouterProcess, AWorkerAtCapacityOrStalledSendsTheRequestOnward) {
   ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs();
   std::vector<std::future<StreamResult>> results;
   for (int i = 0; i < 6; ++i) {
-    results.push_back(std::async(std::launch::async, [&] { return StreamCompletion(c.router_port(), LongGeneration(300)); }));
+    results.push_back(std::async(std::launch::async, [&] { return StreamCompletion(c.router_port(), LongGeneration(800)); }));
   }
   for (auto& f : results) {
     const StreamResult r = f.get();
     EXPECT_TRUE(r.error.empty()) << r.error;
-    EXPECT_EQ(r.usage["completion_tokens"], 300);
+    EXPECT_EQ(r.usage["completion_tokens"], 800);
   }
   EXPECT_GE(testing::ScrapeMetric(c.router_port(), "tokenfab_router_busy_redirects_total"), 1) << c.Logs();
 
