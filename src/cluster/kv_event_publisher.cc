@@ -13,16 +13,6 @@
 namespace tf {
 namespace {
 
-std::string HashHex(const BlockHash& h) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out(64, '0');
-  for (size_t i = 0; i < 32; ++i) {
-    out[2 * i] = kDigits[h.bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[h.bytes[i] & 15];
-  }
-  return out;
-}
-
 double UnixSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -98,7 +88,7 @@ std::string KvEventPublisher::SnapshotJson() const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     seq = seq_;
-    for (const BlockHash& h : cached_) hashes.push_back(HashHex(h));
+    for (const BlockHash& h : cached_) hashes.push_back(BlockHashHex(h));
   }
   return nlohmann::json{{"seq", seq}, {"block_size", block_size_}, {"hashes", hashes}}.dump();
 }

@@ -4,17 +4,6 @@
 #include <nlohmann/json.hpp>
 
 namespace tf {
-namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 StatusOr<KvSnapshot> ParseKvSnapshot(const std::string& json) {
   const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
   if (!j.is_object()) return DataLossError("KV snapshot: not a JSON object");
@@ -25,16 +14,10 @@ StatusOr<KvSnapshot> ParseKvSnapshot(const std::string& json) {
   s.seq = j["seq"].get<uint64_t>();
   s.hashes.reserve(j["hashes"].size());
   for (const auto& h : j["hashes"]) {
-    if (!h.is_string() || h.get_ref<const std::string&>().size() != 64) return DataLossError("KV snapshot: a hash is not 64 hex digits");
-    const std::string& text = h.get_ref<const std::string&>();
-    BlockHash hash;
-    for (size_t i = 0; i < 32; ++i) {
-      const int hi = HexDigit(text[2 * i]);
-      const int lo = HexDigit(text[2 * i + 1]);
-      if (hi < 0 || lo < 0) return DataLossError("KV snapshot: a hash is not 64 hex digits");
-      hash.bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
-    }
-    s.hashes.push_back(hash);
+    const std::optional<BlockHash> hash =
+        h.is_string() ? ParseBlockHashHex(h.get_ref<const std::string&>()) : std::nullopt;
+    if (!hash) return DataLossError("KV snapshot: a hash is not 64 lowercase hex digits");
+    s.hashes.push_back(*hash);
   }
   return s;
 }

@@ -14,14 +14,10 @@ namespace {
 
 namespace http = boost::beast::http;
 
+// The keys of the full blocks of `tokens` as a worker of `kv_fingerprint` hashes them.
 std::vector<BlockHash> ChainHashes(const std::string& kv_fingerprint, int block_size, const std::vector<int32_t>& tokens) {
-  std::vector<BlockHash> out;
-  BlockHash parent = RootBlockHash(kv_fingerprint);
-  for (size_t start = 0; start + static_cast<size_t>(block_size) <= tokens.size(); start += block_size) {
-    parent = ChainBlockHash(parent, std::span<const int32_t>(tokens.data() + start, block_size));
-    out.push_back(parent);
-  }
-  return out;
+  return ChainBlockHashes(RootBlockHash(kv_fingerprint), tokens, block_size,
+                          static_cast<int64_t>(tokens.size()) / block_size);
 }
 
 // Everything the next worker must take in: the prompt and every output

@@ -8,8 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tf {
 
@@ -31,5 +34,14 @@ struct BlockHashHasher {
 BlockHash RootBlockHash(std::string_view model_fingerprint);
 // SHA-256(parent || little-endian int32 token ids).
 BlockHash ChainBlockHash(const BlockHash& parent, std::span<const int32_t> tokens);
+// The keys of the first `num_blocks` full blocks of `tokens`, chained from
+// `root` (num_blocks * block_size <= tokens.size()).
+std::vector<BlockHash> ChainBlockHashes(const BlockHash& root, std::span<const int32_t> tokens, int block_size,
+                                        int64_t num_blocks);
+
+// 64 lowercase hex digits (block file names, KV snapshots), and back: only
+// that exact form parses.
+std::string BlockHashHex(const BlockHash& hash);
+std::optional<BlockHash> ParseBlockHashHex(std::string_view hex);
 
 }  // namespace tf

@@ -33,12 +33,7 @@ int64_t KvManager::AttachCachedPrefix(SeqId seq, std::span<const int32_t> tokens
 
 std::vector<BlockHash> KvManager::ChainHashes(std::span<const int32_t> tokens, int64_t num_blocks) const {
   TF_CHECK(num_blocks * block_size_ <= static_cast<int64_t>(tokens.size()));
-  std::vector<BlockHash> hashes;
-  hashes.reserve(static_cast<size_t>(num_blocks));
-  for (int64_t b = 0; b < num_blocks; ++b) {
-    hashes.push_back(ChainBlockHash(b == 0 ? root_ : hashes.back(), tokens.subspan(b * block_size_, block_size_)));
-  }
-  return hashes;
+  return ChainBlockHashes(root_, tokens, block_size_, num_blocks);
 }
 
 int64_t KvManager::num_blocks_of(SeqId seq) const {

@@ -38,12 +38,7 @@ Status Mismatch(std::string_view field, uint64_t got, uint64_t want) {
 
 }  // namespace
 
-std::string BlockFileName(const BlockHash& hash) {
-  std::string name;
-  name.reserve(64);
-  for (uint8_t b : hash.bytes) name += fmt::format("{:02x}", b);
-  return name;
-}
+std::string BlockFileName(const BlockHash& hash) { return BlockHashHex(hash); }
 
 StatusOr<std::vector<uint8_t>> EncodeBlockFile(const BlockFileFormat& format, const BlockHash& parent,
                                                std::span<const int32_t> tokens, std::span<const uint8_t> payload) {

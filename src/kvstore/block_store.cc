@@ -30,17 +30,7 @@ int64_t NowNs() {
 }
 
 // The hash a block file's name spells, or nullopt for any other name.
-std::optional<BlockHash> ParseBlockName(std::string_view name) {
-  if (name.size() != 64) return std::nullopt;
-  BlockHash h;
-  for (size_t i = 0; i < 32; ++i) {
-    const char* first = name.data() + 2 * i;
-    const auto [end, ec] = std::from_chars(first, first + 2, h.bytes[i], 16);
-    if (ec != std::errc() || end != first + 2) return std::nullopt;
-  }
-  if (BlockFileName(h) != name) return std::nullopt;  // upper case or a sign
-  return h;
-}
+std::optional<BlockHash> ParseBlockName(std::string_view name) { return ParseBlockHashHex(name); }
 
 // The writer's pid of a temporary `<64 hex>.tmp.<pid>.<n>`, or nullopt.
 std::optional<pid_t> TempWriterPid(std::string_view name) {
