@@ -142,7 +142,7 @@ std::shared_ptr<HttpCall> StartHttpCall(net::io_context* io, HttpCallSpec spec, 
 StatusOr<HttpResponse> HttpFetch(HttpCallSpec spec, std::chrono::milliseconds total_timeout, size_t max_body_bytes) {
   net::io_context io(1);
   HttpResponse response;
-  Status result = UnavailableError("not finished");
+  Status result = Status::Ok();  // the oversize refusal, else what on_done reports
   bool finished = false;
   const std::string what = fmt::format("{}:{}{}", spec.host, spec.port, spec.target);
   HttpCallCallbacks cb;
@@ -159,7 +159,7 @@ StatusOr<HttpResponse> HttpFetch(HttpCallSpec spec, std::chrono::milliseconds to
     return true;
   };
   cb.on_done = [&](const Status& s) {
-    if (result.message() == "not finished") result = s;
+    if (result.ok()) result = s;
     finished = true;
   };
   std::shared_ptr<HttpCall> call = StartHttpCall(&io, std::move(spec), std::move(cb));

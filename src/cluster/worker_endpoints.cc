@@ -1,7 +1,5 @@
 #include "cluster/worker_endpoints.h"
 
-#include <openssl/crypto.h>
-
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
@@ -9,6 +7,7 @@
 #include "cluster/kv_event_publisher.h"
 #include "cluster/worker_protocol.h"
 #include "server/api_error.h"
+#include "server/bearer_auth.h"
 
 namespace tf {
 namespace {
@@ -46,7 +45,8 @@ class InternalStream : public RequestSink, public std::enable_shared_from_this<I
 }  // namespace
 
 WorkerEndpoints::WorkerEndpoints(boost::asio::io_context* io, std::optional<ClusterKey> key, std::string api_key)
-    : io_(io), key_(std::move(key)), api_key_(std::move(api_key)) {}
+    : io_(io), key_(std::move(key)), api_key_(std::move(api_key)),
+      api_key_digest_(Sha256(api_key_.data(), api_key_.size())) {}
 
 Status WorkerEndpoints::Authorize(const HttpExchange& ex) const {
   const HttpRequest& req = ex.request();
@@ -58,21 +58,13 @@ Status WorkerEndpoints::Authorize(const HttpExchange& ex) const {
                                       std::string_view(req.target().data(), req.target().size()), req.body(),
                                       UnixNowSeconds());
   }
-  if (api_key_.empty()) return Status::Ok();
-  const auto it = req.find(http::field::authorization);
-  const std::string expected = "Bearer " + api_key_;
-  if (it == req.end() || it->value().size() != expected.size() ||
-      CRYPTO_memcmp(it->value().data(), expected.data(), expected.size()) != 0) {
-    return InvalidArgumentError("invalid or missing API key");
-  }
-  return Status::Ok();
+  if (api_key_.empty() || BearerKeyMatches(req, api_key_digest_)) return Status::Ok();
+  return InvalidArgumentError("invalid or missing API key");
 }
 
 void WorkerEndpoints::SendError(HttpExchange& ex, const Status& status) {
   const ApiError e = ApiErrorFromStatus(status);
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (e.status == 429 || e.status == 503) headers.emplace_back("Retry-After", "1");
-  ex.Respond(e.status, e.ToJson().dump(), "application/json", headers);
+  ex.Respond(e.status, e.ToJson().dump(), "application/json", ApiErrorHeaders(e));
 }
 
 void WorkerEndpoints::Handle(const std::shared_ptr<HttpExchange>& ex, const std::string& path) {

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "base/sha256.h"
 #include "cluster/cluster_key.h"
 #include "server/generation_backend.h"
 #include "server/http_server.h"
@@ -41,6 +42,7 @@ class WorkerEndpoints {
   boost::asio::io_context* io_;
   std::optional<ClusterKey> key_;
   std::string api_key_;
+  Sha256Digest api_key_digest_;
   GenerationBackend* backend_ = nullptr;
   const KvEventPublisher* kv_events_ = nullptr;
   int64_t num_in_flight_ = 0;

@@ -35,4 +35,11 @@ ApiError ApiErrorFromStatus(const Status& s) {
   return e;
 }
 
+std::vector<std::pair<std::string, std::string>> ApiErrorHeaders(const ApiError& error) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (error.status == 429 || error.status == 503) headers.emplace_back("Retry-After", "1");
+  if (error.status == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
+  return headers;
+}
+
 }  // namespace tf

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,5 +38,9 @@ struct ApiError {
 // Unavailable: 503; Unimplemented: 400; anything else: 500 server_error.
 // `param` and `code` come from the status's param() and reason().
 ApiError ApiErrorFromStatus(const Status& status);
+
+// The headers an error response carries: Retry-After on 429 and 503,
+// WWW-Authenticate on 401.
+std::vector<std::pair<std::string, std::string>> ApiErrorHeaders(const ApiError& error);
 
 }  // namespace tf

@@ -1,7 +1,5 @@
 #include "server/api_server.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <openssl/evp.h>
 
@@ -9,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/logging.h"
+#include "server/bearer_auth.h"
 
 namespace tf {
 namespace {
@@ -75,24 +74,11 @@ void ApiServer::SendJson(HttpExchange& ex, int status, const Json& body) {
 }
 
 void ApiServer::SendError(HttpExchange& ex, const ApiError& error) {
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (error.status == 429 || error.status == 503) headers.emplace_back("Retry-After", "1");
-  if (error.status == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
-  ex.Respond(error.status, Dump(error.ToJson()), "application/json", headers);
+  ex.Respond(error.status, Dump(error.ToJson()), "application/json", ApiErrorHeaders(error));
 }
 
 bool ApiServer::Authorized(const HttpExchange& ex) const {
-  if (options_.api_key.empty()) return true;
-  const auto& req = ex.request();
-  const auto it = req.find(http::field::authorization);
-  if (it == req.end()) return false;
-  const std::string_view value(it->value().data(), it->value().size());
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.substr(0, kBearer.size()) != kBearer) return false;
-  // Digests have a fixed length, so the comparison time says nothing about the key.
-  const std::string_view key = value.substr(kBearer.size());
-  const Sha256Digest given = Sha256(key.data(), key.size());
-  return CRYPTO_memcmp(given.data(), api_key_digest_.data(), given.size()) == 0;
+  return options_.api_key.empty() || BearerKeyMatches(ex.request(), api_key_digest_);
 }
 
 void ApiServer::Handle(std::shared_ptr<HttpExchange> ex) {
