@@ -130,6 +130,12 @@ StatusOr<uint64_t> Engine::Submit(GenerationRequest request) {
   return handle;
 }
 
+void Engine::HoldInbox(bool hold) {
+  std::lock_guard<std::mutex> lock(mu_);
+  inbox_held_ = hold;
+  wake_.notify_one();
+}
+
 void Engine::Abort(uint64_t handle) {
   std::lock_guard<std::mutex> lock(mu_);
   aborts_.push_back(handle);
@@ -197,12 +203,15 @@ bool Engine::DrainInbox() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait(lock, [&] {
-      return stopping_ || !inbox_.empty() || !aborts_.empty() || loads_done_ || (!requests_.empty() && !waiting_for_io_);
+      const bool arrivals = !inbox_held_ && (!inbox_.empty() || !aborts_.empty());
+      return stopping_ || arrivals || loads_done_ || (!requests_.empty() && !waiting_for_io_);
     });
     waiting_for_io_ = false;
     loads_done_ = false;
-    added.swap(inbox_);
-    aborted.swap(aborts_);
+    if (!inbox_held_) {  // an abort may name a request still in the inbox
+      added.swap(inbox_);
+      aborted.swap(aborts_);
+    }
     stopping = stopping_;
   }
   for (auto& [handle, gen] : added) {

@@ -105,6 +105,9 @@ class Engine {
   const std::string& kv_fingerprint() const { return kv_fingerprint_; }
   // Test hook: the next forward pass fails as if the model had.
   void InjectForwardFailure() { inject_failure_.store(true); }
+  // Tests: while held, submitted requests (and aborts) stay in the inbox, so
+  // several can be made to arrive in one step regardless of thread timing.
+  void HoldInbox(bool hold);
 
  private:
   Engine(Model* model, const Tokenizer* tokenizer, const EngineConfig& config, std::unique_ptr<ModelRunner> runner,
@@ -146,6 +149,7 @@ class Engine {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::pair<uint64_t, GenerationRequest>> inbox_;
+  bool inbox_held_ = false;
   std::vector<uint64_t> aborts_;
   bool loads_done_ = false;  // the I/O thread finished a load
   bool stopping_ = false;

@@ -237,10 +237,12 @@ TEST(EngineStore, ConcurrentRequestsComputeASharedPrefixOnce) {
     config.sched.wait_for_shared_prefix = wait == 1;
     auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, config, "fixture");
     std::vector<std::shared_ptr<CollectingSink>> sinks;
+    engine->HoldInbox(true);  // all four arrive in one step, however slowly this thread runs
     for (const auto& p : prompts) {
       sinks.push_back(std::make_shared<CollectingSink>());
       ASSERT_TRUE(engine->Submit(Greedy(p, 4, sinks.back())).ok());
     }
+    engine->HoldInbox(false);
     for (auto& s : sinks) {
       s->Wait();
       outputs[wait].push_back(s->tokens());
