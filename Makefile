@@ -22,7 +22,7 @@ build: configure
 
 # The suite, then the same suites under ASan+UBSan and TSan, then every
 # fuzzer (seeds replayed, then FUZZ_SECONDS of fuzzing each).
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 45
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	./scripts/sanitize.sh all

@@ -26,17 +26,18 @@ declare -A extra=(
   [fingerprint_sidecar]=""
   [block_file]=""
   [cluster_messages]=""
+  [kv_transfer_frame]=""
 )
 # Replays use lengths that hold every seed; fuzzing uses shorter inputs,
 # which run far faster and reach the same code.
-declare -A max_len=([gguf]=16777216 [tokenizer]=65536 [chat_template]=65536 [openai_request]=262144 [http_request]=65536 [override_kv]=4096 [fingerprint_sidecar]=4096 [block_file]=4096 [cluster_messages]=65536)
-declare -A fuzz_len=([gguf]=65536 [tokenizer]=4096 [chat_template]=16384 [openai_request]=16384 [http_request]=16384 [override_kv]=1024 [fingerprint_sidecar]=1024 [block_file]=1024 [cluster_messages]=4096)
+declare -A max_len=([gguf]=16777216 [tokenizer]=65536 [chat_template]=65536 [openai_request]=262144 [http_request]=65536 [override_kv]=4096 [fingerprint_sidecar]=4096 [block_file]=4096 [cluster_messages]=65536 [kv_transfer_frame]=65536)
+declare -A fuzz_len=([gguf]=65536 [tokenizer]=4096 [chat_template]=16384 [openai_request]=16384 [http_request]=16384 [override_kv]=1024 [fingerprint_sidecar]=1024 [block_file]=1024 [cluster_messages]=4096 [kv_transfer_frame]=4096)
 export TF_FIXTURES_DIR="$fixtures"
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 summary=()
 for target in gguf tokenizer chat_template openai_request http_request override_kv fingerprint_sidecar block_file \
-  cluster_messages; do
+  cluster_messages kv_transfer_frame; do
   bin="$build/tests/fuzz/fuzz_$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus" "$build/artifacts"

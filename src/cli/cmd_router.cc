@@ -30,6 +30,9 @@ struct RouterCliOptions {
   int port = 8080;
   std::string router_mode = "kv";
   int migration_limit = 3;
+  int64_t disagg_min_tokens = 256;
+  int64_t max_prefill_queue = 8;
+  double prefill_deadline_s = 30;
   double overlap_weight = 1.0;
   double upstream_timeout_s = 120;
   std::string cluster_key_file;
@@ -75,6 +78,9 @@ Status Run(const RouterCliOptions& o) {
   RouterOptions options;
   TF_ASSIGN_OR_RETURN(options.mode, ParseRouterMode(o.router_mode));
   options.migration_limit = o.migration_limit;
+  options.disagg_min_tokens = o.disagg_min_tokens;
+  options.max_prefill_queue = o.max_prefill_queue;
+  options.prefill_deadline = std::chrono::milliseconds(static_cast<int64_t>(o.prefill_deadline_s * 1000));
   options.overlap_weight = o.overlap_weight;
   options.upstream_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.upstream_timeout_s * 1000));
   options.worker_api_key = o.worker_api_key;
@@ -152,6 +158,15 @@ CommandFn RegisterRouterCommand(CLI::App* app, const GlobalOptions*) {
       ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--upstream-timeout", o->upstream_timeout_s, "Seconds of worker silence before a request moves (default 120)")
       ->check(CLI::Range(0.1, 86400.0));
+  cmd->add_option("--disagg-min-tokens", o->disagg_min_tokens,
+                  "Uncached prompt tokens above which a request goes to a prefill worker (default 256)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  cmd->add_option("--max-prefill-queue", o->max_prefill_queue,
+                  "Prefills in flight per prefill worker before decode workers prefill themselves (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--prefill-deadline", o->prefill_deadline_s,
+                  "Seconds a decode worker waits for a prefill worker's KV before computing it (default 30)")
+      ->check(CLI::Range(0.1, 600.0));
   cmd->add_option("--cluster-key", o->cluster_key_file, "File with the cluster's shared secret");
   cmd->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' from clients");
   cmd->add_option("--worker-api-key", o->worker_api_key, "Bearer key for workers' internal routes (without --cluster-key)");

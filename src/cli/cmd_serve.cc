@@ -22,6 +22,8 @@
 #include "gguf/gguf_override.h"
 #include "cluster/http_call.h"
 #include "cluster/kv_event_publisher.h"
+#include "cluster/kv_transfer_client.h"
+#include "cluster/kv_transfer_server.h"
 #include "cluster/worker_endpoints.h"
 #include "cluster/worker_registration.h"
 #include "server/api_server.h"
@@ -57,6 +59,13 @@ struct ServeOptions {
   int64_t lease_ttl_s = 10;
   std::string cluster_key_file;
   int kv_events_port = 0;  // with --etcd; 0: any free port
+  // Disaggregation: what the router sends here, and where prefill workers
+  // take KV transfer connections (-1: none; a prefill worker defaults to 0,
+  // any free port).
+  std::string role = "both";
+  int kv_transfer_port = -1;
+  std::string kv_transfer_advertise;  // what the registry says; default the bound address
+  double kv_transfer_timeout_s = 30;
 };
 
 // Without --kv-store-gib: half the space free where the store lives, at
@@ -88,12 +97,34 @@ struct ServingState {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<ChatTemplate> chat_template;
   std::unique_ptr<KvEventPublisher> kv_events;  // with --etcd
+  std::unique_ptr<KvTransferClient> kv_fills;   // decode side; outlives the engine
   std::unique_ptr<Engine> engine;
+  std::unique_ptr<KvTransferServer> kv_transfer;  // prefill side; stopped before the engine
   EngineBackend backend;
   WorkerEntry entry;  // what the registry gets (address filled in by Run)
 };
 
-StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g) {
+// The prefill side: a KV transfer server for the engine's model.
+Status StartKvTransfer(const ServeOptions& o, const ClusterKey* key, ServingState* state) {
+  const bool wanted = o.role == "prefill" || o.kv_transfer_port >= 0;
+  if (!wanted) return Status::Ok();
+  KvTransferServerOptions options;
+  options.host = o.host;
+  options.port = static_cast<uint16_t>(std::max(0, o.kv_transfer_port));
+  options.key = key;
+  Engine* engine = state->engine.get();
+  const KvStorageInfo info = engine->kv_storage_info();
+  options.targets.push_back({engine->kv_fingerprint(), info.kv_type, info.block_size, info.block_bytes,
+                             [engine](GenerationRequest r) { return engine->Submit(std::move(r)); },
+                             [engine](uint64_t h) { engine->Abort(h); }});
+  TF_ASSIGN_OR_RETURN(state->kv_transfer, KvTransferServer::Start(std::move(options)));
+  KvTransferServer* server = state->kv_transfer.get();
+  state->backend.SetExtraMetrics([server] { return RenderKvTransferServerMetrics(server->stats()); });
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const GlobalOptions& g,
+                                                    const ClusterKey* key) {
   auto state = std::make_unique<ServingState>();
   state->pool = std::make_unique<ThreadPool>(ResolveThreads(g.threads));
   TF_ASSIGN_OR_RETURN(state->loaded, OpenModel(o.model, state->pool.get()));
@@ -140,6 +171,13 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
     TF_ASSIGN_OR_RETURN(state->kv_events, KvEventPublisher::Bind(o.host, o.kv_events_port, config.block_size));
     config.kv_events = state->kv_events.get();
   }
+  if (o.role != "prefill") {
+    KvTransferClientOptions fill_options;
+    fill_options.key = key;
+    fill_options.default_deadline_ms = static_cast<int64_t>(o.kv_transfer_timeout_s * 1000);
+    state->kv_fills = std::make_unique<KvTransferClient>(fill_options);
+    config.kv_fills = state->kv_fills.get();
+  }
   TF_ASSIGN_OR_RETURN(state->engine, Engine::Create(state->loaded.model.get(), state->loaded.tokenizer.get(),
                                                     state->pool.get(), config, fingerprint.key));
   ServedModel s;
@@ -151,7 +189,9 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   s.n_vocab = model.config().n_vocab;
   s.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   TF_RETURN_IF_ERROR(state->backend.AddModel(s, state->engine.get()));
+  TF_RETURN_IF_ERROR(StartKvTransfer(o, key, state.get()));
   state->entry.model = s.name;
+  state->entry.role = o.role;
   state->entry.fingerprint = fingerprint.key;
   state->entry.kv_fingerprint = state->engine->kv_fingerprint();
   state->entry.kv_type = o.kv_type;
@@ -224,6 +264,9 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
     if (!cluster_key) fmt::print(stderr, "tokenfab serve: warning: no --cluster-key; the cluster runs open\n");
   }
   TF_ASSIGN_OR_RETURN(const std::string advertise, AdvertisedAddress(o, server.port()));
+  if (!o.kv_transfer_advertise.empty()) {
+    TF_RETURN_IF_ERROR(ParseHostPort(o.kv_transfer_advertise).status().WithContext("--kv-transfer-advertise"));
+  }
   WorkerEndpoints endpoints(&io, cluster_key, o.api_key);
   server.SetInternalHandler([&endpoints](const std::shared_ptr<HttpExchange>& ex, const std::string& path) {
     endpoints.Handle(ex, path);
@@ -234,7 +277,7 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
   std::unique_ptr<ServingState> state;
   Status load_status = Status::Ok();
   std::thread loader([&] {
-    auto loaded = LoadServing(o, g);
+    auto loaded = LoadServing(o, g, cluster_key ? &*cluster_key : nullptr);
     boost::asio::post(io, [&, loaded = std::move(loaded)]() mutable {
       if (!loaded.ok()) {
         load_status = loaded.status();
@@ -248,6 +291,12 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
       if (etcd) {
         state->entry.address = advertise;
         state->entry.kv_events = state->kv_events ? AdvertisedKvEvents(o, advertise, state->kv_events->endpoint()) : "";
+        if (state->kv_transfer) {
+          state->entry.kv_transfer =
+              !o.kv_transfer_advertise.empty()
+                  ? o.kv_transfer_advertise
+                  : AdvertisedKvEvents(o, advertise, fmt::format("{}:{}", o.host, state->kv_transfer->port()));
+        }
         registration = std::make_unique<WorkerRegistration>(*etcd, state->entry, o.lease_ttl_s, cluster_key);
         registration->Start();
         fmt::print(stderr, "tokenfab serve: registering {} at {} (lease TTL {} s, KV events on {})\n",
@@ -268,6 +317,7 @@ Status Run(const ServeOptions& o, const GlobalOptions& g) {
   io.run();
   loader.join();
   if (registration) registration->Revoke();
+  if (state && state->kv_transfer) state->kv_transfer->Stop();
   if (state) state->engine->Shutdown();
   if (!load_status.ok()) return load_status;
   fmt::print(stderr, "tokenfab serve: stopped\n");
@@ -316,6 +366,16 @@ CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_option("--lease-ttl", o->lease_ttl_s, "Seconds the registry entry outlives a silent worker (default 10)")
       ->check(CLI::Range(int64_t{2}, int64_t{3600}));
   cmd->add_option("--cluster-key", o->cluster_key_file, "File with the cluster's shared secret (signs entries, checks calls)");
+  cmd->add_option("--role", o->role, "What the router sends here: prefill, decode or both (default both)")
+      ->check(CLI::IsMember({"prefill", "decode", "both"}));
+  cmd->add_option("--kv-transfer-port", o->kv_transfer_port,
+                  "TCP port prefill workers take KV transfer connections on (default: any free one with --role prefill)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--kv-transfer-advertise", o->kv_transfer_advertise,
+                  "HOST:PORT decode workers reach the KV transfer server at (default: the bound address)");
+  cmd->add_option("--kv-transfer-timeout", o->kv_transfer_timeout_s,
+                  "Seconds a decode worker waits for a prompt's KV before computing it itself (default 30)")
+      ->check(CLI::Range(0.1, 600.0));
   cmd->add_option("--kv-events-port", o->kv_events_port, "ZMQ PUB port for KV events with --etcd (default 0: any free)")
       ->check(CLI::Range(0, 65535));
   return [o, global] { return Run(*o, *global); };

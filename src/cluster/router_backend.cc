@@ -80,6 +80,7 @@ void RouterBackend::OnRegistry(const RegistrySnapshot& snapshot) {
     if (old != workers_.end()) w = old->second;
     w.entry = entry;
     w.model = slot;
+    if (entry.role == "prefill") slot->had_prefill_workers = true;
     w.host = hp->first;
     w.port = hp->second;
     if (rejoined && !entry.kv_events.empty() && kv_index_.Reset(entry.address)) FetchSnapshot(entry.address);
@@ -217,7 +218,12 @@ std::string RouterBackend::ExtraMetrics() const {
   auto counter = [&](const char* name, const char* help, int64_t value) {
     out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
   };
-  counter("tokenfab_router_requests_total", "Requests routed to workers", counters_.routed);
+  out += "# HELP tokenfab_router_requests_total Dispatches to workers by where the prompt is computed\n"
+         "# TYPE tokenfab_router_requests_total counter\n";
+  out += fmt::format("tokenfab_router_requests_total{{path=\"disaggregated\"}} {}\n", counters_.path_disaggregated);
+  out += fmt::format("tokenfab_router_requests_total{{path=\"local_prefill\"}} {}\n", counters_.path_local_prefill);
+  out += fmt::format("tokenfab_router_requests_total{{path=\"fallback\"}} {}\n", counters_.path_fallback);
+  counter("tokenfab_router_routed_total", "Requests accepted for routing", counters_.routed);
   counter("tokenfab_router_migrations_total", "Requests moved to another worker mid-stream", counters_.migrations);
   counter("tokenfab_router_busy_redirects_total", "429/503 answers sent on to another worker", counters_.busy_redirects);
   counter("tokenfab_router_failed_total", "Requests that failed after the migration limit", counters_.failed);

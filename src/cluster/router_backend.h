@@ -40,6 +40,13 @@ struct RouterOptions {
   std::chrono::milliseconds lease_loss_grace{5000};    // silence tolerated from a worker whose lease went
   std::optional<ClusterKey> key;
   std::string worker_api_key;                          // Bearer for workers when there is no cluster key
+  // Disaggregation (Dynamo's conditional rule): a fresh request goes to a
+  // prefill worker only when more than `disagg_min_tokens` of its prompt are
+  // not cached on its decode worker and that prefill worker has fewer than
+  // `max_prefill_queue` prefills from this router in flight.
+  int64_t disagg_min_tokens = 256;
+  int64_t max_prefill_queue = 8;
+  std::chrono::milliseconds prefill_deadline{30000};   // the decode worker's wait for the KV
 };
 
 struct RouterCounters {
@@ -49,6 +56,12 @@ struct RouterCounters {
   int64_t failed = 0;            // requests that ended in an error after the migration limit
   int64_t kv_resyncs = 0;
   int64_t refused_entries = 0;   // registry entries for a different model file
+  // Dispatches by where the prompt is computed: a prefill worker, the decode
+  // worker by the rule (short, cached, continuation, prefill queue full), or
+  // the decode worker because no prefill worker was there.
+  int64_t path_disaggregated = 0;
+  int64_t path_local_prefill = 0;
+  int64_t path_fallback = 0;
 };
 
 class RouterBackend final : public GenerationBackend {
@@ -81,6 +94,7 @@ class RouterBackend final : public GenerationBackend {
   struct ModelSlot {
     std::unique_ptr<ServedModel> served;
     std::string fingerprint;
+    bool had_prefill_workers = false;  // a prefill worker registered for it at some point
   };
   struct Worker {
     WorkerEntry entry;
@@ -89,6 +103,7 @@ class RouterBackend final : public GenerationBackend {
     uint16_t port = 0;
     int64_t active_requests = 0;
     int64_t active_blocks = 0;
+    int64_t active_prefills = 0;  // prefills sent there whose first token has not come back
   };
   struct Routed {
     uint64_t handle = 0;
@@ -100,6 +115,7 @@ class RouterBackend final : public GenerationBackend {
     std::set<std::string> excluded;  // workers that failed or refused it
     std::string worker;              // address of the current attempt
     int64_t blocks = 0;              // charged to the worker
+    std::string prefill_worker;      // address of the attempt's prefill worker, if any
     std::shared_ptr<UpstreamStream> upstream;
   };
 
@@ -108,6 +124,12 @@ class RouterBackend final : public GenerationBackend {
   Worker* PickWorker(const Routed& r);
   bool Dispatch(Routed& r);
   void Release(Routed& r);
+  // router_prefill.cc: whether and where `g`'s prompt is prefilled for
+  // decode worker `w` (sets g->remote_prefill), and the prefill's charge
+  // taken off its worker (idempotent).
+  void PlanPrefill(Routed& r, const Worker& w, GenerationRequest* g);
+  Worker* PickPrefillWorker(const Routed& r, const Worker& decode, const std::vector<BlockHash>& hashes);
+  void ReleasePrefill(Routed& r);
   void OnDelta(uint64_t handle, StreamDelta delta);
   void OnFailed(uint64_t handle, int http_status, const Status& why);
   void Move(Routed& r, const std::string& why);

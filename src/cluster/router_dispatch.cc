@@ -106,6 +106,7 @@ bool RouterBackend::Dispatch(Routed& r) {
   g.ignore_eos = r.request.ignore_eos;
   g.top_logprobs = r.request.top_logprobs;
   g.json_object = r.request.json_object;
+  PlanPrefill(r, *w, &g);
   const int block_size = std::max(1, w->entry.block_size);
   r.worker = w->entry.address;
   r.blocks = (static_cast<int64_t>(g.prompt.size() + g.continued.size()) + g.max_tokens + block_size - 1) / block_size;
@@ -131,6 +132,7 @@ bool RouterBackend::Dispatch(Routed& r) {
 
 // Idempotent: the attempt's charge is taken off its worker once.
 void RouterBackend::Release(Routed& r) {
+  ReleasePrefill(r);
   if (r.worker.empty()) return;
   if (auto it = workers_.find(r.worker); it != workers_.end()) {
     it->second.active_requests = std::max<int64_t>(0, it->second.active_requests - 1);
@@ -144,6 +146,7 @@ void RouterBackend::OnDelta(uint64_t handle, StreamDelta delta) {
   const auto it = requests_.find(handle);
   if (it == requests_.end()) return;
   Routed& r = *it->second;
+  ReleasePrefill(r);  // a token came back: the prompt is computed
   if (delta.num_tokens == 1 && delta.token >= 0) r.generated.push_back(delta.token);
   r.num_draws = std::max(r.num_draws, delta.num_draws);
   const Vocab& vocab = r.model->served->tokenizer->vocab();

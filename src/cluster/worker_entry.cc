@@ -25,7 +25,8 @@ Json Unsigned(const WorkerEntry& e) {
               {"kv_capacity_blocks", e.kv_capacity_blocks},
               {"ctx_size", e.ctx_size},
               {"n_vocab", e.n_vocab},
-              {"kv_events", e.kv_events}};
+              {"kv_events", e.kv_events},
+              {"kv_transfer", e.kv_transfer}};
 }
 
 Status ReadString(const Json& j, const char* name, bool required, std::string* out) {
@@ -75,6 +76,7 @@ StatusOr<WorkerEntry> ParseWorkerEntry(const std::string& json, const ClusterKey
   TF_RETURN_IF_ERROR(ReadString(j, "kv_fingerprint", true, &e.kv_fingerprint));
   TF_RETURN_IF_ERROR(ReadString(j, "kv_type", true, &e.kv_type));
   TF_RETURN_IF_ERROR(ReadString(j, "kv_events", false, &e.kv_events));
+  TF_RETURN_IF_ERROR(ReadString(j, "kv_transfer", false, &e.kv_transfer));
   int64_t block_size = 0;
   TF_RETURN_IF_ERROR(ReadInt(j, "block_size", 1, 1024, &block_size));
   e.block_size = static_cast<int>(block_size);
@@ -91,6 +93,14 @@ StatusOr<WorkerEntry> ParseWorkerEntry(const std::string& json, const ClusterKey
     if (Status s = ParseHostPort(e.kv_events).status(); !s.ok()) {
       return InvalidArgumentError(fmt::format("worker entry: kv_events: {}", s.message()));
     }
+  }
+  if (!e.kv_transfer.empty()) {
+    if (Status s = ParseHostPort(e.kv_transfer).status(); !s.ok()) {
+      return InvalidArgumentError(fmt::format("worker entry: kv_transfer: {}", s.message()));
+    }
+  }
+  if (e.role == "prefill" && e.kv_transfer.empty()) {
+    return InvalidArgumentError("worker entry: a prefill worker without a 'kv_transfer' address");
   }
   if (key != nullptr) {
     const auto it = j.find("hmac");

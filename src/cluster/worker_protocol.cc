@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cluster/http_call.h"
+
 namespace tf {
 namespace {
 
@@ -12,6 +14,7 @@ constexpr size_t kMaxStops = 16;
 constexpr size_t kMaxStopBytes = 1024;
 constexpr size_t kMaxBias = 4096;
 constexpr size_t kMaxTextBytes = 1 << 20;
+constexpr int64_t kMaxPrefillDeadlineMs = 600000;
 
 Json IdsJson(const std::vector<int32_t>& ids) { return Json(ids); }
 
@@ -86,6 +89,22 @@ Status ReadSampling(const Json& j, SamplingParams* s) {
   return Status::Ok();
 }
 
+// Where the prompt's KV comes from (disaggregation): a prefill worker's KV
+// transfer address and the transfer's deadline.
+Status ReadPrefill(const Json& j, GenerationRequest* g) {
+  if (!j.is_object() || !j.contains("peer") || !j["peer"].is_string()) return Field("prefill", "an object with a peer");
+  RemotePrefill remote;
+  remote.peer = j["peer"].get<std::string>();
+  if (remote.peer.size() > 300 || !ParseHostPort(remote.peer).ok()) return Field("prefill.peer", "a host:port");
+  TF_RETURN_IF_ERROR(ReadNumber(j, "deadline_ms", &remote.deadline_ms));
+  if (remote.deadline_ms < 0 || remote.deadline_ms > kMaxPrefillDeadlineMs) {
+    return Field("prefill.deadline_ms", "in [0, 600000]");
+  }
+  if (!g->continued.empty()) return Field("prefill", "allowed with a continuation");
+  g->remote_prefill = std::move(remote);
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string WorkerGenerateRequestToJson(const std::string& model, const GenerationRequest& r) {
@@ -112,6 +131,7 @@ std::string WorkerGenerateRequestToJson(const std::string& model, const Generati
             {"top_logprobs", r.top_logprobs},
             {"json_object", r.json_object},
             {"sampling", sampling}};
+  if (r.remote_prefill) j["prefill"] = {{"peer", r.remote_prefill->peer}, {"deadline_ms", r.remote_prefill->deadline_ms}};
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -139,6 +159,7 @@ StatusOr<WorkerGenerateRequest> ParseWorkerGenerateRequest(const std::string& js
     }
   }
   if (j.contains("sampling")) TF_RETURN_IF_ERROR(ReadSampling(j["sampling"], &g.sampling));
+  if (j.contains("prefill")) TF_RETURN_IF_ERROR(ReadPrefill(j["prefill"], &g));
   return out;
 }
 

@@ -30,6 +30,15 @@ class ActiveRequest {
   Request* request() { return &request_; }
   const Request& request() const { return request_; }
   bool finished() const { return finished_; }
+  const GenerationRequest& generation() const { return gen_; }
+  // A prefill-only request (gen.kv_exporter): computes its prompt, samples nothing.
+  bool prefill_only() const { return gen_.kv_exporter != nullptr; }
+  // Export progress of a prefill-only request: prompt blocks handed to the
+  // exporter so far, and the chained hashes of the prompt's full blocks.
+  int64_t num_exported_blocks = 0;
+  std::vector<BlockHash> export_hashes;
+  // The fill of a decode request whose prompt a prefill worker computes.
+  std::optional<uint64_t> fill_id;
 
   // Chooses the next token from its logits row (modified), appends it and
   // streams the text it completes; finishes on end of generation, a stop

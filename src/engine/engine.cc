@@ -79,7 +79,10 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(Model* model, const Tokenizer* 
   }
   auto engine = std::unique_ptr<Engine>(
       new Engine(model, tokenizer, config, std::move(runner), kv_fingerprint, std::move(store)));
-  engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
+  engine->thread_ = std::thread([e = engine.get()] {
+    e->Loop();
+    e->StopFills();
+  });
   return engine;
 }
 
@@ -204,7 +207,7 @@ bool Engine::DrainInbox() {
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait(lock, [&] {
       const bool arrivals = !inbox_held_ && (!inbox_.empty() || !aborts_.empty());
-      return stopping_ || arrivals || loads_done_ || (!requests_.empty() && !waiting_for_io_);
+      return stopping_ || arrivals || loads_done_ || !fills_done_.empty() || (!requests_.empty() && !waiting_for_io_);
     });
     waiting_for_io_ = false;
     loads_done_ = false;
@@ -220,11 +223,13 @@ bool Engine::DrainInbox() {
     ActiveRequest* r = state.get();
     requests_.emplace(handle, std::move(state));
     by_seq_.emplace(r->request()->seq_id, r);
+    r->request()->wants_remote_fill = r->generation().remote_prefill.has_value() && config_.kv_fills != nullptr;
     // Submit bounds the in-flight count, so the queue always has room.
     const bool queued = scheduler_.Add(r->request());
     if (!queued) FinishRequest(r, FinishReason::kError, "the scheduler's queue is full");
   }
   TakeLoads();
+  TakeFills();
   for (uint64_t handle : aborted) {
     const auto it = requests_.find(handle);
     if (it != requests_.end()) FinishRequest(it->second.get(), FinishReason::kAbort);
@@ -262,6 +267,7 @@ void Engine::WriteThrough() {
 }
 
 void Engine::FinishRequest(ActiveRequest* r, FinishReason reason, const std::string& error) {
+  if (r->fill_id.has_value()) config_.kv_fills->CancelFill(*r->fill_id);  // its done frees the blocks
   scheduler_.Remove(r->request());
   r->Finish(reason, error);  // a no-op when the request already finished itself
   by_seq_.erase(r->request()->seq_id);
@@ -295,7 +301,8 @@ Status Engine::RunStep(const SchedulerOutput& out) {
     const std::span<const int32_t> tokens(req.tokens.data() + req.num_computed_tokens,
                                           static_cast<size_t>(s.num_new_tokens));
     // Only a request whose last known token is computed gets logits: it samples next.
-    const bool samples = req.num_computed_tokens + s.num_new_tokens == req.num_tokens();
+    const bool samples = req.num_computed_tokens + s.num_new_tokens == req.num_tokens() &&
+                         !by_seq_.at(req.seq_id)->prefill_only();
     runner_->Add(tokens, req.num_computed_tokens, s.block_table, samples ? LogitRows::kLast : LogitRows::kNone);
     if (samples) sampled_.push_back(by_seq_.at(req.seq_id));
     if (req.num_computed_tokens < req.num_prompt_tokens) {
@@ -306,6 +313,7 @@ Status Engine::RunStep(const SchedulerOutput& out) {
   TF_RETURN_IF_ERROR(runner_->Run());
   scheduler_.OnStepDone(out);
   WriteThrough();
+  ExportComputedBlocks(out);  // may finish prefill-only requests: out's pointers to them die
   ++counters_.num_steps;
   for (size_t i = 0; i < sampled_.size(); ++i) {
     ActiveRequest* r = sampled_[i];
@@ -321,6 +329,7 @@ void Engine::Loop() {
     if (requests_.empty()) continue;
     SchedulerOutput out = scheduler_.Schedule();
     for (StoreLoad& load : out.loads) store_io_->QueueLoad(std::move(load));
+    StartFills(out.fills);
     if (out.empty()) {
       if (scheduler_.num_loading() > 0) {
         waiting_for_io_ = true;  // sleep until a load is done or a request arrives

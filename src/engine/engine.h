@@ -19,6 +19,7 @@
 #include "base/thread_pool.h"
 #include "engine/generation.h"
 #include "engine/active_request.h"
+#include "engine/kv_fill_source.h"
 #include "engine/kv_store_io.h"
 #include "engine/model_runner.h"
 #include "engine/text_pieces.h"
@@ -54,6 +55,9 @@ struct EngineConfig {
   size_t kv_store_max_queued_writes = 256;
   bool warmup = true;  // one forward pass at start, off the first request's clock
   KvEventListener* kv_events = nullptr;  // must outlive the engine; null: none
+  // Disaggregation: where requests with a remote_prefill get their prompt
+  // KV (must outlive the engine); null: they compute it here.
+  KvFillSource* kv_fills = nullptr;
 };
 
 // What the prefix-cache keys start from (RootBlockHash of it): the model's
@@ -76,7 +80,23 @@ struct EngineStats {
   int64_t num_steps = 0;
   int64_t prompt_tokens_computed = 0;
   int64_t generated_tokens = 0;
+  // Disaggregation, decode side: fills started, prompt tokens and bytes a
+  // prefill worker delivered, and fills that fell short (their rest was
+  // computed here); prefill side: blocks exported.
+  int64_t remote_fills = 0;
+  int64_t remote_filled_tokens = 0;
+  int64_t remote_fill_failures = 0;
+  uint64_t remote_fill_bytes = 0;
+  int64_t blocks_exported = 0;
   KvStoreStats store;
+};
+
+// What a KV transfer peer must match: the cache's element type (DType's
+// value), tokens per block and bytes per exported block.
+struct KvStorageInfo {
+  uint32_t kv_type = 0;
+  uint32_t block_size = 0;
+  uint64_t block_bytes = 0;
 };
 
 class Engine {
@@ -103,6 +123,7 @@ class Engine {
   // The KV store, or null without one.
   const BlockStore* store() const { return store_.get(); }
   const std::string& kv_fingerprint() const { return kv_fingerprint_; }
+  KvStorageInfo kv_storage_info() const;
   // Test hook: the next forward pass fails as if the model had.
   void InjectForwardFailure() { inject_failure_.store(true); }
   // Tests: while held, submitted requests (and aborts) stay in the inbox, so
@@ -125,6 +146,14 @@ class Engine {
   void WriteThrough();
   // Hands finished store loads back to the scheduler.
   void TakeLoads();
+  // Disaggregation (engine_disagg.cc): starts the step's remote fills, hands
+  // finished ones back to the scheduler, exports prefill-only requests'
+  // newly computed blocks (finishing those that are done), and at exit
+  // cancels fills in flight and waits for them to let go of the blocks.
+  void StartFills(std::vector<RemoteFill>& fills);
+  void TakeFills();
+  void ExportComputedBlocks(const SchedulerOutput& out);
+  void StopFills();
 
   Model* model_;
   const Tokenizer* tokenizer_;
@@ -152,6 +181,8 @@ class Engine {
   bool inbox_held_ = false;
   std::vector<uint64_t> aborts_;
   bool loads_done_ = false;  // the I/O thread finished a load
+  std::vector<std::pair<SeqId, KvFillResult>> fills_done_;
+  int64_t fills_in_flight_ = 0;
   bool stopping_ = false;
   uint64_t next_handle_ = 1;
   int64_t num_in_flight_ = 0;  // submitted and not yet finished

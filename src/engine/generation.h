@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "kv/block_hash.h"
 #include "sample/sampling_params.h"
 
 namespace tf {
@@ -49,6 +51,25 @@ class RequestSink {
   virtual void OnDelta(StreamDelta delta) = 0;
 };
 
+// A prefill worker's side of disaggregation: receives the KV of a
+// prefill-only request's prompt blocks as they are computed, on the engine
+// thread, in order. Must not block.
+class KvBlockExporter {
+ public:
+  virtual ~KvBlockExporter() = default;
+  // Prompt block `index` holds `num_tokens` computed positions (the block
+  // size, or fewer for the last block); `hash` is a full block's chained
+  // hash (zero for a partial one); `payload` is KvStorage::ExportBlock's.
+  virtual void OnBlock(int64_t index, int32_t num_tokens, const BlockHash& hash, std::vector<uint8_t> payload) = 0;
+};
+
+// A decode worker's side: the prompt's KV is computed by a prefill worker
+// and pushed into blocks this engine reserves (EngineConfig::kv_fills).
+struct RemotePrefill {
+  std::string peer;         // host:port of the prefill worker's KV transfer server
+  int64_t deadline_ms = 0;  // for the whole transfer; 0: the source's default
+};
+
 struct GenerationRequest {
   std::vector<int32_t> prompt;
   SamplingParams sampling;
@@ -65,6 +86,15 @@ struct GenerationRequest {
   // brought to the state they were in after them.
   std::vector<int32_t> continued;
   uint64_t num_draws_done = 0;
+  // Prefill only (a prefill worker's request): computes the whole prompt's
+  // KV, samples nothing, and hands prompt blocks from `export_from_block` on
+  // to the exporter; the sink gets one final delta (finish reason length).
+  std::shared_ptr<KvBlockExporter> kv_exporter;
+  int64_t export_from_block = 0;
+  // Decode with a remote prefill: the prompt's positions but the last are
+  // filled by the named prefill worker (what is cached here is not asked
+  // for); whatever the transfer does not deliver is computed here.
+  std::optional<RemotePrefill> remote_prefill;
   std::shared_ptr<RequestSink> sink;
 };
 

@@ -10,7 +10,8 @@
 
 namespace tf {
 
-// kLoading: holds blocks that the KV store is filling; neither waits nor runs.
+// kLoading: holds blocks that the KV store or a prefill worker is filling;
+// neither waits nor runs.
 enum class RequestState { kWaiting, kLoading, kRunning, kFinished };
 
 struct Request {
@@ -25,6 +26,10 @@ struct Request {
   std::vector<BlockHash> block_hashes;
   bool store_probed = false;  // looked up in the KV store once already
   bool refilled = false;      // back from a store load; the next attach is not a new lookup
+  // A prefill worker fills the prompt's KV (disaggregation): asked once, at
+  // the first admission that finds positions to fill.
+  bool wants_remote_fill = false;
+  int64_t num_remote_filled_tokens = 0;
   RequestState state = RequestState::kWaiting;
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }

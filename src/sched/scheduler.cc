@@ -92,6 +92,28 @@ Scheduler::LoadStart Scheduler::TryStartLoad(Request* r, int64_t cached_blocks, 
   return LoadStart::kStarted;
 }
 
+Scheduler::LoadStart Scheduler::TryStartRemoteFill(Request* r, int64_t cached_blocks, SchedulerOutput* out) {
+  const int64_t bs = kv_->block_size();
+  const int64_t fill_tokens = r->num_tokens() - 1;  // the last is computed here: its logits
+  if (cached_blocks * bs >= fill_tokens) return LoadStart::kNothingStored;
+  if (kv_->BlocksNeeded(r->seq_id, fill_tokens) + config_.watermark_blocks > kv_->pool().num_free_blocks() ||
+      !kv_->Reserve(r->seq_id, fill_tokens)) {
+    return LoadStart::kNoRoom;
+  }
+  RemoteFill fill;
+  fill.request = r;
+  fill.first_block = cached_blocks;
+  fill.num_tokens = fill_tokens;
+  const std::span<const int32_t> table = kv_->block_table(r->seq_id);
+  fill.blocks.assign(table.begin() + cached_blocks, table.end());
+  const int64_t full_blocks = fill_tokens / bs;
+  std::vector<BlockHash> hashes =
+      static_cast<int64_t>(r->block_hashes.size()) >= full_blocks ? r->block_hashes : kv_->ChainHashes(r->tokens, full_blocks);
+  fill.hashes.assign(hashes.begin() + cached_blocks, hashes.begin() + full_blocks);
+  out->fills.push_back(std::move(fill));
+  return LoadStart::kStarted;
+}
+
 Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerOutput* out) {
   const int64_t cached = kv_->AttachCachedPrefix(r->seq_id, r->tokens, /*count=*/false);
   const int64_t cached_blocks = cached / kv_->block_size();
@@ -126,6 +148,19 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
       return Admission::kLoading;
     }
     if (load == LoadStart::kNoRoom) return give_back(Admission::kNoRoom);
+  }
+  if (r->wants_remote_fill) {
+    const LoadStart fill = TryStartRemoteFill(r, cached_blocks, out);
+    if (fill == LoadStart::kNoRoom) return give_back(Admission::kNoRoom);
+    r->wants_remote_fill = false;  // asked once; a preempted request recomputes here
+    if (fill == LoadStart::kStarted) {
+      count_lookup();
+      r->store_probed = true;
+      r->num_cached_prompt_tokens = std::min(cached, r->num_prompt_tokens);
+      r->state = RequestState::kLoading;
+      loading_.push_back(r);
+      return Admission::kLoading;
+    }
   }
   const int64_t n = std::min(r->num_pending_tokens(), *budget);
   // Admission leaves a reserve so the running requests can keep growing.
@@ -185,6 +220,23 @@ void Scheduler::OnStepDone(const SchedulerOutput& output) {
     TF_CHECK(r->num_computed_tokens <= r->num_tokens());
     kv_->PublishComputed(r->seq_id, r->tokens, r->num_computed_tokens, in_store_ ? &published_ : nullptr);
   }
+}
+
+void Scheduler::OnFillDone(SeqId seq, std::span<const BlockHash> filled, int64_t num_tokens_filled) {
+  if (abandoned_loads_.erase(seq) != 0) {
+    kv_->Free(seq);
+    return;
+  }
+  const auto it = std::find_if(loading_.begin(), loading_.end(), [&](const Request* r) { return r->seq_id == seq; });
+  TF_CHECK(it != loading_.end()) << "a fill finished for sequence " << seq << ", which is not loading";
+  Request* r = *it;
+  loading_.erase(it);
+  kv_->PublishFilled(seq, filled);
+  TF_CHECK(r->num_computed_tokens + num_tokens_filled < r->num_tokens());
+  r->num_computed_tokens += num_tokens_filled;
+  r->num_remote_filled_tokens += num_tokens_filled;
+  r->state = RequestState::kRunning;
+  running_.push_back(r);  // keeps its blocks: the partial last one has no hash to attach it by
 }
 
 void Scheduler::OnLoadDone(SeqId seq, std::span<const BlockHash> filled) {

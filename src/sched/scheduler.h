@@ -53,10 +53,22 @@ struct StoreLoad {
   std::vector<BlockHash> hashes;
 };
 
+// Blocks a prefill worker fills (disaggregation): prompt blocks from
+// `first_block` on, for positions [first_block * block_size, num_tokens);
+// the request is kLoading until OnFillDone.
+struct RemoteFill {
+  Request* request = nullptr;
+  int64_t first_block = 0;
+  int64_t num_tokens = 0;
+  std::vector<int32_t> blocks;
+  std::vector<BlockHash> hashes;  // expected hashes of the full blocks among them
+};
+
 struct SchedulerOutput {
   std::vector<ScheduledSeq> seqs;
   std::vector<Request*> preempted;
   std::vector<StoreLoad> loads;
+  std::vector<RemoteFill> fills;
   int64_t num_tokens = 0;
   bool empty() const { return seqs.empty(); }
 };
@@ -84,6 +96,11 @@ class Scheduler {
   // hold their content (all of them, or fewer when a read failed). The
   // request goes back to the front of the queue and attaches them.
   void OnLoadDone(SeqId seq, std::span<const BlockHash> filled);
+  // A remote fill finished: `filled` are the hashes of its first full
+  // blocks that hold their content, and `num_tokens_filled` the positions
+  // (from the fill's first block) that do. The request runs on from there;
+  // what was not filled it computes itself.
+  void OnFillDone(SeqId seq, std::span<const BlockHash> filled, int64_t num_tokens_filled);
   // Blocks published since the last call (only with a second tier).
   std::vector<PublishedBlock> TakePublished() { return std::exchange(published_, {}); }
 
@@ -106,6 +123,8 @@ class Scheduler {
   Admission TryAdmit(Request* r, int64_t* budget, SchedulerOutput* out);
   // Starts a load of the stored blocks after the `cached_blocks` attached.
   LoadStart TryStartLoad(Request* r, int64_t cached_blocks, SchedulerOutput* out);
+  // Reserves the blocks a prefill worker fills after the `cached_blocks`.
+  LoadStart TryStartRemoteFill(Request* r, int64_t cached_blocks, SchedulerOutput* out);
   // Whether a running or loading request is producing r's block `b`.
   bool BeingProduced(const Request* r, int64_t b) const;
   int64_t ShareableBlocks(const Request* r) const;

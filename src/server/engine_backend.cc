@@ -47,6 +47,11 @@ EngineStats EngineBackend::Stats() const {
     sum.num_steps += s.num_steps;
     sum.prompt_tokens_computed += s.prompt_tokens_computed;
     sum.generated_tokens += s.generated_tokens;
+    sum.remote_fills += s.remote_fills;
+    sum.remote_filled_tokens += s.remote_filled_tokens;
+    sum.remote_fill_failures += s.remote_fill_failures;
+    sum.remote_fill_bytes += s.remote_fill_bytes;
+    sum.blocks_exported += s.blocks_exported;
     sum.store += s.store;
   }
   return sum;

@@ -3,6 +3,8 @@
 // index in their top bits, so Abort finds the engine without a table.
 #pragma once
 
+#include <functional>
+
 #include <memory>
 #include <vector>
 
@@ -20,6 +22,9 @@ class EngineBackend final : public GenerationBackend {
   void Abort(uint64_t handle) override;
   EngineStats Stats() const override;
   BackendHealth Health() const override;
+  std::string ExtraMetrics() const override { return extra_metrics_ ? extra_metrics_() : ""; }
+  // More /metrics text (a worker's KV transfer server); called per scrape.
+  void SetExtraMetrics(std::function<std::string()> render) { extra_metrics_ = std::move(render); }
 
  private:
   static constexpr int kIndexShift = 48;  // engine handles stay below 2^48
@@ -28,6 +33,7 @@ class EngineBackend final : public GenerationBackend {
     Engine* engine;
   };
   std::vector<Entry> entries_;
+  std::function<std::string()> extra_metrics_;
 };
 
 }  // namespace tf

@@ -83,6 +83,20 @@ void ServerMetrics::ObserveRequest(double e2e_seconds, double tpot_seconds, bool
   if (has_tpot) tpot_.Observe(tpot_seconds);
 }
 
+// Prefill/decode disaggregation, both sides (zero on a worker that is neither).
+static void RenderDisaggregation(const EngineStats& s, std::string* out) {
+  Gauge("kv_transfer_fills_total", "Decode requests whose prompt KV a prefill worker was asked for", "counter",
+        static_cast<double>(s.remote_fills), out);
+  Gauge("kv_transfer_fallbacks_total", "Of those, transfers that fell short (the rest was computed here)", "counter",
+        static_cast<double>(s.remote_fill_failures), out);
+  Gauge("kv_transfer_filled_tokens_total", "Prompt positions filled by prefill workers", "counter",
+        static_cast<double>(s.remote_filled_tokens), out);
+  Gauge("kv_transfer_received_bytes_total", "KV bytes received from prefill workers", "counter",
+        static_cast<double>(s.remote_fill_bytes), out);
+  Gauge("kv_transfer_exported_blocks_total", "KV blocks exported by prefill-only requests", "counter",
+        static_cast<double>(s.blocks_exported), out);
+}
+
 std::string ServerMetrics::Render(const EngineStats* stats, bool engine_alive) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -112,6 +126,9 @@ std::string ServerMetrics::Render(const EngineStats* stats, bool engine_alive) {
   Gauge("preemptions_total", "Requests preempted for KV memory (recomputed later)", "counter",
         static_cast<double>(stats->num_preemptions), &out);
   Gauge("engine_steps_total", "Batched forward passes", "counter", static_cast<double>(stats->num_steps), &out);
+  Gauge("engine_prompt_tokens_computed_total", "Prompt tokens computed by this engine's forward passes", "counter",
+        static_cast<double>(stats->prompt_tokens_computed), &out);
+  RenderDisaggregation(*stats, &out);
   Gauge("engine_generated_tokens_total", "Tokens sampled by the engine", "counter",
         static_cast<double>(stats->generated_tokens), &out);
   const auto now = std::chrono::steady_clock::now();

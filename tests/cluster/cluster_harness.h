@@ -34,6 +34,8 @@ class Cluster {
     }
   }
   bool StartEtcd() { return etcd_.Start(); }
+  // The fixture every later worker and the router serve (a path under the fixtures).
+  void set_model(const std::string& model) { model_ = model; }
   EtcdProcess& etcd() { return etcd_; }
 
   // Starts worker `i` (a new one when i == size) on its port; `advertise`
@@ -41,7 +43,7 @@ class Cluster {
   int AddWorker(const std::vector<std::string>& extra = {}, bool start = true) {
     WorkerProcess w;
     w.port = FreeLoopbackPort();
-    w.args = {TOKENFAB_BIN, "serve", "-m", FixturePath(kClusterModel), "--port", std::to_string(w.port),
+    w.args = {TOKENFAB_BIN, "serve", "-m", FixturePath(model_), "--port", std::to_string(w.port),
               "--served-model-name", "tiny", "--ctx-size", "1024", "-t", "1", "--etcd", etcd_.url(), "--lease-ttl", "2"};
     w.args.insert(w.args.end(), extra.begin(), extra.end());
     workers_.push_back(std::move(w));
@@ -63,7 +65,7 @@ class Cluster {
 
   void StartRouter(const std::vector<std::string>& extra = {}) {
     router_port_ = FreeLoopbackPort();
-    std::vector<std::string> args = {TOKENFAB_BIN, "router", "-m", FixturePath(kClusterModel), "--served-model-name",
+    std::vector<std::string> args = {TOKENFAB_BIN, "router", "-m", FixturePath(model_), "--served-model-name",
                                      "tiny", "--etcd", etcd_.url(), "--port", std::to_string(router_port_)};
     args.insert(args.end(), extra.begin(), extra.end());
     router_ = std::make_unique<ChildProcess>(args, name_ + "-router");
@@ -104,6 +106,7 @@ class Cluster {
 
  private:
   std::string name_;
+  std::string model_ = kClusterModel;
   EtcdProcess etcd_;
   std::vector<WorkerProcess> workers_;
   std::unique_ptr<ChildProcess> router_;

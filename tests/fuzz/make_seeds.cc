@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/block_file_fuzz_format.h"
+#include "cluster/kv_transfer_frame.h"
 #include "kvstore/block_file.h"
 
 namespace fs = std::filesystem;
@@ -269,6 +270,44 @@ void ClusterSeeds(const fs::path& dir) {
   Write(dir / "base64", "\x08" + std::string("aGVsbG8="));
 }
 
+// A whole conversation as one stream, each frame alone, and the attacks:
+// an oversized length, a token count past the payload, a truncated block.
+void KvTransferSeeds(const fs::path& dir) {
+  auto str = [](const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); };
+  tf::KvPrefillRequest req;
+  req.request_id = 9;
+  req.kv_fingerprint = "fp|kv=f32|block=4";
+  req.block_size = 4;
+  req.block_bytes = 64;
+  req.deadline_ms = 1000;
+  req.tokens = {1, 2, 3, 4, 5, 6};
+  req.mac = std::string(64, 'a');
+  std::vector<uint8_t> payload(64, 3);
+  tf::KvBlockFrame block;
+  block.index = 0;
+  block.num_tokens = 4;
+  block.checksum = tf::KvPayloadChecksum(payload);
+  block.payload = payload;
+  const std::string hello = str(tf::EncodeKvHello({}));
+  const std::string request = str(Encodetf::KvPrefillRequest(req));
+  const std::string accept = str(tf::EncodeKvAccept({std::string(64, 'b')}));
+  const std::string blk = str(Encodetf::KvBlockFrameHead(block)) + str(payload);
+  const std::string done = str(tf::EncodeKvDone({1}));
+  const std::string ack = str(tf::EncodeKvAck());
+  const std::string error = str(tf::EncodeKvError("deadline"));
+  Write(dir / "conversation", hello + request + accept + blk + done + ack);
+  Write(dir / "request", request);
+  Write(dir / "block", blk);
+  Write(dir / "error", error);
+  std::string huge = blk;
+  huge[8] = huge[9] = huge[10] = huge[11] = '\xff';
+  Write(dir / "huge_length", huge);
+  std::string count = request;
+  count[tf::kKvFrameHeaderBytes + 8 + 2 + req.kv_fingerprint.size() + 24 + 3] = '\x7f';
+  Write(dir / "token_count", count);
+  Write(dir / "truncated_block", blk.substr(0, blk.size() - 10));
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: make_seeds OUT_DIR FIXTURES_DIR\n");
@@ -283,6 +322,7 @@ int main(int argc, char** argv) {
   FingerprintSidecarSeeds(out / "fingerprint_sidecar");
   BlockFileSeeds(out / "block_file");
   ClusterSeeds(out / "cluster_messages");
+  KvTransferSeeds(out / "kv_transfer_frame");
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }
