@@ -10,71 +10,16 @@
 #include "cluster/cluster_harness.h"
 #include "cluster/stream_client.h"
 #include "common/fault_proxy.h"
+#include "cluster/netns_link.h"
 
 namespace tf {
 namespace {
 
+using testing::NetnsLink;
+using testing::ShOut;
+
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
-
-int Sh(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
-
-std::string ShOut(const std::string& command) {
-  std::string out;
-  if (FILE* p = ::popen(command.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    ::pclose(p);
-  }
-  return out;
-}
-
-// A namespace with a veth link to the host: host side 10.213.<i>.1, the
-// namespace's side 10.213.<i>.2, both rate-limited by tbf. Deleted (with
-// its link) on destruction.
-class NetnsLink {
- public:
-  NetnsLink(int i, const std::string& rate) : index_(i) {
-    const std::string tag = std::to_string(::getpid() % 100000) + "x" + std::to_string(i);
-    ns_ = "tfns" + tag;
-    host_if_ = "tfh" + tag;
-    ns_if_ = "tfn" + tag;
-    host_ip_ = "10.213." + std::to_string(i) + ".1";
-    ns_ip_ = "10.213." + std::to_string(i) + ".2";
-    ok_ = Sh("ip netns add " + ns_) == 0;
-    if (!ok_) return;
-    created_ = true;
-    ok_ = Sh("ip link add " + host_if_ + " type veth peer name " + ns_if_) == 0 &&
-          Sh("ip link set " + ns_if_ + " netns " + ns_) == 0 &&
-          Sh("ip addr add " + host_ip_ + "/24 dev " + host_if_) == 0 && Sh("ip link set " + host_if_ + " up") == 0 &&
-          Sh(Exec("ip addr add " + ns_ip_ + "/24 dev " + ns_if_)) == 0 && Sh(Exec("ip link set " + ns_if_ + " up")) == 0 &&
-          Sh(Exec("ip link set lo up")) == 0 &&
-          Sh("tc qdisc add dev " + host_if_ + " root tbf rate " + rate + " burst 64kb latency 50ms") == 0 &&
-          Sh(Exec("tc qdisc add dev " + ns_if_ + " root tbf rate " + rate + " burst 64kb latency 50ms")) == 0;
-  }
-  ~NetnsLink() {
-    if (created_) Sh("ip netns del " + ns_);
-    Sh("ip link del " + host_if_);
-  }
-  bool ok() const { return ok_; }
-  std::string Exec(const std::string& command) const { return "ip netns exec " + ns_ + " " + command; }
-  const std::string& ns() const { return ns_; }
-  const std::string& host_ip() const { return host_ip_; }
-  const std::string& ns_ip() const { return ns_ip_; }
-  // Bytes tbf has sent out of the host's end of the link.
-  int64_t HostBytesSent() const {
-    const std::string out = ShOut("tc -s qdisc show dev " + host_if_);
-    const size_t at = out.find("Sent ");
-    return at == std::string::npos ? -1 : std::atoll(out.c_str() + at + 5);
-  }
-
- private:
-  int index_;
-  bool ok_ = false;
-  bool created_ = false;
-  std::string ns_, host_if_, ns_if_, host_ip_, ns_ip_;
-};
 
 TEST(RouterNetns, StreamsMoveAcrossNamespacedWorkersWhenLinksResetAndWorkersDie) {
   if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root (CI runs as root); not root here";
@@ -149,6 +94,50 @@ TEST(RouterNetns, StreamsMoveAcrossNamespacedWorkersWhenLinksResetAndWorkersDie)
                                                            std::to_string(1 - killed)));
   EXPECT_NE(ns_side.find("tbf"), std::string::npos) << ns_side;
   EXPECT_EQ(ns_side.find("Sent 0 bytes"), std::string::npos) << ns_side;
+}
+
+}  // namespace
+}  // namespace tf
+
+namespace tf {
+namespace {
+
+// A prefill worker in its own namespace behind a 100 Mbit/s tbf link, a
+// decode worker and the router on the host: the prompt's KV crosses the
+// link, and the output equals the prefill worker's own aggregated answer.
+TEST(DisaggNetns, KvCrossesARateLimitedLinkAndTheOutputIsExact) {
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root (CI runs as root); not root here";
+  NetnsLink link(12, "100mbit");
+  if (!link.ok()) GTEST_SKIP() << "cannot create a network namespace with a veth pair and tbf here";
+  testing::Cluster c("disagg-netns", /*etcd_listen_all=*/true);
+  ASSERT_TRUE(c.StartEtcd()) << c.etcd().log();
+  const std::string etcd = "http://" + link.host_ip() + ":" + std::to_string(c.etcd().port());
+  testing::ChildProcess prefill({"ip", "netns", "exec", link.ns(), TOKENFAB_BIN, "serve", "-m",
+                                 testing::FixturePath(testing::kClusterModel), "--host", link.ns_ip(), "--port", "8080",
+                                 "--served-model-name", "tiny", "--ctx-size", "1024", "-t", "1", "--etcd", etcd,
+                                 "--lease-ttl", "2", "--role", "prefill", "--kv-transfer-port", "9000"},
+                                "netns-prefill");
+  c.AddWorker({"--role", "decode"});
+  c.StartRouter({"--disagg-min-tokens", "16"});
+  ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs() << prefill.log();
+  Json prompt = Json::array();
+  for (int i = 0; i < 600; ++i) prompt.push_back(100 + (i * 53) % 20000);
+  const Json body = {{"model", "tiny"}, {"prompt", prompt}, {"max_tokens", 16}, {"temperature", 0}, {"ignore_eos", true}};
+  const int64_t ns_sent_before = link.NsBytesSent();
+  const auto routed = testing::Call(c.router_port(), "POST", "/v1/completions", body.dump());
+  ASSERT_EQ(routed.status, 200) << routed.body << c.Logs() << prefill.log();
+  const int64_t ns_sent = link.NsBytesSent() - ns_sent_before;
+  const double received = testing::ScrapeMetric(c.worker(0).port, "tokenfab_kv_transfer_received_bytes_total");
+  EXPECT_EQ(testing::ScrapeMetric(c.router_port(), "tokenfab_router_requests_total{path=\"disaggregated\"}"), 1);
+  EXPECT_EQ(testing::ScrapeMetric(c.worker(0).port, "tokenfab_kv_transfer_fallbacks_total"), 0) << c.Logs() << prefill.log();
+  EXPECT_GT(received, 0);
+  EXPECT_GE(static_cast<double>(ns_sent), received);  // the KV left the namespace through tbf
+  const std::string aggregated = ShOut(link.Exec("curl -s -H 'Content-Type: application/json' -d '" + body.dump() +
+                                                 "' http://" + link.ns_ip() + ":8080/v1/completions"));
+  const Json a = Json::parse(aggregated, nullptr, false);
+  ASSERT_TRUE(a.is_object()) << aggregated;
+  EXPECT_EQ(Json::parse(routed.body)["choices"][0]["text"], a["choices"][0]["text"]);
+  prefill.Kill(SIGKILL);
 }
 
 }  // namespace

@@ -289,9 +289,9 @@ void KvTransferSeeds(const fs::path& dir) {
   block.checksum = tf::KvPayloadChecksum(payload);
   block.payload = payload;
   const std::string hello = str(tf::EncodeKvHello({}));
-  const std::string request = str(Encodetf::KvPrefillRequest(req));
+  const std::string request = str(tf::EncodeKvPrefillRequest(req));
   const std::string accept = str(tf::EncodeKvAccept({std::string(64, 'b')}));
-  const std::string blk = str(Encodetf::KvBlockFrameHead(block)) + str(payload);
+  const std::string blk = str(tf::EncodeKvBlockFrameHead(block)) + str(payload);
   const std::string done = str(tf::EncodeKvDone({1}));
   const std::string ack = str(tf::EncodeKvAck());
   const std::string error = str(tf::EncodeKvError("deadline"));
