@@ -33,6 +33,7 @@ struct RouterCliOptions {
   int64_t disagg_min_tokens = 256;
   int64_t max_prefill_queue = 8;
   double prefill_deadline_s = 30;
+  std::string kv_transfer_path = "auto";
   double overlap_weight = 1.0;
   double upstream_timeout_s = 120;
   std::string cluster_key_file;
@@ -81,6 +82,7 @@ Status Run(const RouterCliOptions& o) {
   options.disagg_min_tokens = o.disagg_min_tokens;
   options.max_prefill_queue = o.max_prefill_queue;
   options.prefill_deadline = std::chrono::milliseconds(static_cast<int64_t>(o.prefill_deadline_s * 1000));
+  options.transfer_via_store = o.kv_transfer_path == "auto";
   options.overlap_weight = o.overlap_weight;
   options.upstream_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.upstream_timeout_s * 1000));
   options.worker_api_key = o.worker_api_key;
@@ -167,6 +169,9 @@ CommandFn RegisterRouterCommand(CLI::App* app, const GlobalOptions*) {
   cmd->add_option("--prefill-deadline", o->prefill_deadline_s,
                   "Seconds a decode worker waits for a prefill worker's KV before computing it (default 30)")
       ->check(CLI::Range(0.1, 600.0));
+  cmd->add_option("--kv-transfer-path", o->kv_transfer_path,
+                  "auto (a pair sharing a --kv-store directory moves blocks through it) or tcp (always bytes)")
+      ->check(CLI::IsMember({"auto", "tcp"}));
   cmd->add_option("--cluster-key", o->cluster_key_file, "File with the cluster's shared secret");
   cmd->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' from clients");
   cmd->add_option("--worker-api-key", o->worker_api_key, "Bearer key for workers' internal routes (without --cluster-key)");

@@ -13,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "base/logging.h"
@@ -114,9 +116,18 @@ Status StartKvTransfer(const ServeOptions& o, const ClusterKey* key, ServingStat
   options.key = key;
   Engine* engine = state->engine.get();
   const KvStorageInfo info = engine->kv_storage_info();
-  options.targets.push_back({engine->kv_fingerprint(), info.kv_type, info.block_size, info.block_bytes,
-                             [engine](GenerationRequest r) { return engine->Submit(std::move(r)); },
-                             [engine](uint64_t h) { engine->Abort(h); }});
+  KvTransferTarget target{engine->kv_fingerprint(), info.kv_type, info.block_size, info.block_bytes,
+                          [engine](GenerationRequest r) { return engine->Submit(std::move(r)); },
+                          [engine](uint64_t h) { engine->Abort(h); }, nullptr};
+  if (BlockStore* store = engine->shared_store()) {
+    // The shared-store path: written now, not through the write-through
+    // queue (which skips blocks under pressure).
+    target.persist = [store](const BlockHash& parent, std::span<const int32_t> tokens, std::span<const uint8_t> payload,
+                             const BlockHash& hash) {
+      return store->InIndex(hash) ? Status::Ok() : store->Write(parent, tokens, payload);
+    };
+  }
+  options.targets.push_back(std::move(target));
   TF_ASSIGN_OR_RETURN(state->kv_transfer, KvTransferServer::Start(std::move(options)));
   KvTransferServer* server = state->kv_transfer.get();
   state->backend.SetExtraMetrics([server] { return RenderKvTransferServerMetrics(server->stats()); });
@@ -192,6 +203,13 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   TF_RETURN_IF_ERROR(StartKvTransfer(o, key, state.get()));
   state->entry.model = s.name;
   state->entry.role = o.role;
+  if (!o.kv_store_dir.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    std::error_code ec;
+    const auto dir = std::filesystem::canonical(o.kv_store_dir, ec);
+    state->entry.kv_store = fmt::format("{}:{}", host, ec ? o.kv_store_dir : dir.string());
+  }
   state->entry.fingerprint = fingerprint.key;
   state->entry.kv_fingerprint = state->engine->kv_fingerprint();
   state->entry.kv_type = o.kv_type;

@@ -116,6 +116,7 @@ class FillSession : public std::enable_shared_from_this<FillSession> {
     request_.deadline_ms = static_cast<uint32_t>(job_.remote.deadline_ms > 0 ? job_.remote.deadline_ms
                                                                              : options_->default_deadline_ms);
     request_.tokens = job_.tokens;
+    if (job_.remote.via_store && job_.store != nullptr) request_.flags |= kKvViaStore;
     request_.nonce = RandomKvNonce();
     if (options_->key != nullptr) request_.mac = options_->key->Sign(KvRequestMacMessage(server_nonce_, request_));
     conn_->Write(EncodeKvPrefillRequest(request_));
@@ -153,17 +154,18 @@ class FillSession : public std::enable_shared_from_this<FillSession> {
     if (block.num_tokens != want_tokens) {
       return InvalidArgumentError(fmt::format("block {} holds {} tokens, expected {}", block.index, block.num_tokens, want_tokens));
     }
+    const bool full = want_tokens == bs;
+    const int64_t slot = next_block_ - job_.first_block;
+    if (full && !(block.hash == job_.hashes[slot])) {
+      return InvalidArgumentError(fmt::format("block {} hash differs: the prefill worker computed other tokens", block.index));
+    }
+    if (block.payload.empty()) return ImportFromStore(block, slot);
     if (block.payload.size() != storage_->block_bytes()) {
       return InvalidArgumentError(fmt::format("block {} payload of {} bytes, expected {}", block.index,
                                               block.payload.size(), storage_->block_bytes()));
     }
     if (KvPayloadChecksum(block.payload) != block.checksum) {
       return DataLossError(fmt::format("block {} payload checksum mismatch", block.index));
-    }
-    const int64_t slot = next_block_ - job_.first_block;
-    const bool full = want_tokens == bs;
-    if (full && !(block.hash == job_.hashes[slot])) {
-      return InvalidArgumentError(fmt::format("block {} hash differs: the prefill worker computed other tokens", block.index));
     }
     TF_RETURN_IF_ERROR(storage_->ImportBlock(job_.blocks[slot], block.payload));
     ++next_block_;
@@ -176,6 +178,25 @@ class FillSession : public std::enable_shared_from_this<FillSession> {
     } else {
       partial_tokens_ = want_tokens;  // counted once everything arrived
     }
+    return Status::Ok();
+  }
+
+  // A full block the prefill worker persisted in the shared store: read
+  // (the store verifies the file) and imported like received bytes.
+  Status ImportFromStore(const KvBlockFrame& block, int64_t slot) {
+    if ((request_.flags & kKvViaStore) == 0 || block.num_tokens != static_cast<uint32_t>(storage_->block_size())) {
+      return InvalidArgumentError(fmt::format("block {} came without its payload", block.index));
+    }
+    std::vector<uint8_t> file;
+    std::span<const uint8_t> payload;
+    if (job_.store->Read(block.hash, &file, &payload) != StoreRead::kHit) {
+      return DataLossError(fmt::format("block {} is not in the shared KV store", block.index));
+    }
+    TF_RETURN_IF_ERROR(storage_->ImportBlock(job_.blocks[slot], payload));
+    ++next_block_;
+    stats_->blocks_via_store.fetch_add(1);
+    result_.filled_hashes.push_back(block.hash);
+    result_.num_tokens_filled += block.num_tokens;
     return Status::Ok();
   }
 

@@ -29,6 +29,7 @@ struct KvTransferClientStats {
   std::atomic<uint64_t> fills_failed{0};
   std::atomic<uint64_t> blocks_received{0};
   std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> blocks_via_store{0};  // read from the shared KV store
   std::atomic<uint64_t> nanoseconds{0};  // connect to done, all fills
 };
 

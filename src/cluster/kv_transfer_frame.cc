@@ -18,7 +18,7 @@ constexpr uint8_t kMagic[4] = {'T', 'F', 'K', 'V'};
 // Fixed part of a block frame's payload: index, tokens, hash, checksum.
 constexpr size_t kBlockFixedBytes = 4 + 4 + 32 + 8;
 // The largest request: its fixed fields, the fingerprint, the tokens, the mac.
-constexpr size_t kMaxRequestBytes = 64 + kMaxKvFingerprintBytes + 4 * size_t{kMaxKvTransferTokens} + 64;
+constexpr size_t kMaxRequestBytes = 68 + kMaxKvFingerprintBytes + 4 * size_t{kMaxKvTransferTokens} + 64;
 
 class FrameWriter {
  public:
@@ -178,6 +178,7 @@ void WriteRequestBody(FrameWriter* w, const KvPrefillRequest& r, bool with_mac) 
   w->U32(r.deadline_ms);
   w->U32(static_cast<uint32_t>(r.tokens.size()));
   for (int32_t t : r.tokens) w->U32(static_cast<uint32_t>(t));
+  w->U32(r.flags);
   w->Bytes(r.nonce.data(), r.nonce.size());
   w->String16(with_mac ? r.mac : std::string());
 }
@@ -262,6 +263,10 @@ StatusOr<KvPrefillRequest> ParseKvPrefillRequest(std::span<const uint8_t> payloa
     if (t > 0x7fffffffu) return InvalidArgumentError(fmt::format("KV transfer prefill-request frame: token {} is negative", i));
     req.tokens[i] = static_cast<int32_t>(t);
   }
+  TF_RETURN_IF_ERROR(r.U32(&req.flags, "flags"));
+  if ((req.flags & ~kKvViaStore) != 0) {
+    return InvalidArgumentError(fmt::format("KV transfer prefill-request frame: unknown flags {:#x}", req.flags));
+  }
   TF_RETURN_IF_ERROR(r.Bytes(req.nonce.data(), req.nonce.size(), "nonce"));
   TF_RETURN_IF_ERROR(r.Mac(&req.mac));
   TF_RETURN_IF_ERROR(r.End());
@@ -299,7 +304,6 @@ StatusOr<KvBlockFrame> ParseKvBlockFrame(std::span<const uint8_t> payload) {
   if (block.num_tokens == 0 || block.num_tokens > 1024) {
     return InvalidArgumentError(fmt::format("KV transfer block frame: num_tokens {} not in [1, 1024]", block.num_tokens));
   }
-  if (block.payload.empty()) return InvalidArgumentError("KV transfer block frame: empty payload");
   return block;
 }
 

@@ -7,7 +7,7 @@
 // The conversation (docs/CLUSTER.md has the full schema):
 //   server → Hello{nonce_s}
 //   client → PrefillRequest{request id, KV fingerprint, kv type, block size,
-//            block bytes, first block, deadline, tokens, nonce_c, mac}
+//            block bytes, first block, deadline, tokens, flags, nonce_c, mac}
 //   server → Accept{mac} | Error
 //   server → Block{index, tokens in it, chained hash, XXH3-64, payload} ...
 //   server → Done{blocks sent} | Error
@@ -35,6 +35,11 @@ inline constexpr uint32_t kMaxKvTransferTokens = 1u << 18;       // tokens one r
 inline constexpr uint32_t kMaxKvBlockPayloadBytes = 64u << 20;   // one KV block (all layers)
 inline constexpr size_t kMaxKvFingerprintBytes = 512;
 inline constexpr size_t kMaxKvErrorBytes = 1024;
+
+// PrefillRequest flag: both workers share a KV store directory; the server
+// persists each full block there (synchronously) and sends its frame
+// without payload, the client reads it from the store.
+inline constexpr uint32_t kKvViaStore = 1;
 
 enum class KvFrameType : uint8_t {
   kHello = 1,
@@ -67,6 +72,7 @@ struct KvPrefillRequest {
   uint32_t first_block = 0;    // blocks before it the client holds already: not sent
   uint32_t deadline_ms = 0;    // from the request's arrival
   std::vector<int32_t> tokens; // the positions to compute: the prompt without its last token
+  uint32_t flags = 0;          // kKvViaStore: full blocks go through the shared KV store
   KvNonce nonce{};
   std::string mac;             // 64 hex digits, or empty without a cluster key
 };
@@ -80,7 +86,9 @@ struct KvBlockFrame {
   uint32_t num_tokens = 0;  // block_size, or fewer for the last, partial block
   BlockHash hash;           // chained hash of a full block; zero for a partial one
   uint64_t checksum = 0;    // XXH3-64 of the payload
-  std::span<const uint8_t> payload;  // a view into the parsed bytes
+  // A view into the parsed bytes; empty for a full block persisted in the
+  // shared store (only in answer to a kKvViaStore request).
+  std::span<const uint8_t> payload;
 };
 
 struct KvDone {

@@ -58,6 +58,12 @@ class Session : public std::enable_shared_from_this<Session> {
     block.index = static_cast<uint32_t>(index);
     block.num_tokens = static_cast<uint32_t>(num_tokens);
     block.hash = hash;
+    if (PersistToStore(index, num_tokens, hash, payload)) {
+      stats_->blocks_via_store.fetch_add(1);
+      conn_->Write(EncodeKvBlockFrameHead(block));
+      ++blocks_sent_;
+      return;
+    }
     block.checksum = KvPayloadChecksum(payload);
     block.payload = payload;
     held_bytes_ += static_cast<int64_t>(payload.size());
@@ -79,6 +85,24 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Stop() { Fail("the prefill worker is stopping", true); }
+
+  // The shared-store path: a full block is written to the store before its
+  // frame (hash only) goes out, so the decode worker finds it there. False:
+  // send the bytes (not asked for, a partial block, or the write failed).
+  bool PersistToStore(int64_t index, int32_t num_tokens, const BlockHash& hash, std::span<const uint8_t> payload) {
+    if (!via_store_ || num_tokens != static_cast<int32_t>(target_->block_size)) return false;
+    const int64_t bs = num_tokens;
+    if (chain_.empty()) chain_ = ChainBlockHashes(RootBlockHash(target_->kv_fingerprint), tokens_, static_cast<int>(bs),
+                                                  static_cast<int64_t>(tokens_.size()) / bs);
+    if (index >= static_cast<int64_t>(chain_.size()) || !(chain_[index] == hash)) return false;
+    const BlockHash parent = index == 0 ? RootBlockHash(target_->kv_fingerprint) : chain_[index - 1];
+    const Status s = target_->persist(parent, std::span<const int32_t>(tokens_).subspan(index * bs, bs), payload, hash);
+    if (!s.ok()) {
+      TF_LOG_WARN("kv-transfer: could not persist block {} to the shared store ({}); sending its bytes", index, s.message());
+      return false;
+    }
+    return true;
+  }
 
  private:
   void Arm(int64_t ms, std::string why) {
@@ -109,6 +133,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto exporter = std::make_shared<SessionExporter>(io_, weak_from_this());
     gen.kv_exporter = exporter;
     gen.sink = exporter;
+    via_store_ = (req->flags & kKvViaStore) != 0 && target_->persist != nullptr;
+    if (via_store_) tokens_ = req->tokens;
     StatusOr<uint64_t> handle = target_->submit(std::move(gen));
     if (!handle.ok()) return Refuse(fmt::format("the engine refused the prefill: {}", handle.status().message()));
     handle_ = *handle;
@@ -211,6 +237,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool ended_ = false;
   uint32_t blocks_sent_ = 0;
   int64_t held_bytes_ = 0;
+  bool via_store_ = false;
+  std::vector<int32_t> tokens_;  // with via_store_: the request's, for the store's block files
+  std::vector<BlockHash> chain_;
 };
 
 void SessionExporter::OnBlock(int64_t index, int32_t num_tokens, const BlockHash& hash, std::vector<uint8_t> payload) {
@@ -295,6 +324,8 @@ std::string RenderKvTransferServerMetrics(const KvTransferServerStats& s) {
   metric("refused_total", "Connections refused (bad frames, keys, KV formats, too many)", "counter",
          static_cast<double>(s.refused.load()));
   metric("sent_bytes_total", "Bytes sent to decode workers", "counter", static_cast<double>(s.bytes_sent.load()));
+  metric("store_blocks_total", "Full blocks persisted to the shared KV store and sent as hashes", "counter",
+         static_cast<double>(s.blocks_via_store.load()));
   metric("active", "Transfers in progress", "gauge", static_cast<double>(s.active.load()));
   metric("held_bytes", "KV block copies waiting to be sent or acknowledged", "gauge", static_cast<double>(s.bytes_held.load()));
   return out;

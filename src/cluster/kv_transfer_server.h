@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,12 @@ struct KvTransferTarget {
   uint64_t block_bytes = 0;
   std::function<StatusOr<uint64_t>(GenerationRequest)> submit;  // the engine's Submit
   std::function<void(uint64_t)> abort;                          // and Abort
+  // With a KV store shared with decode workers: writes a full block to it
+  // now (Ok when it is there already); null without a store. Called on the
+  // server's io thread.
+  std::function<Status(const BlockHash& parent, std::span<const int32_t> tokens, std::span<const uint8_t> payload,
+                       const BlockHash& hash)>
+      persist;
 };
 
 struct KvTransferServerOptions {
@@ -48,6 +55,7 @@ struct KvTransferServerStats {
   std::atomic<uint64_t> transfers_failed{0};  // deadline, broken connection, engine error
   std::atomic<uint64_t> refused{0};           // bad frames, keys, fingerprints
   std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> blocks_via_store{0};  // persisted to the shared store, sent as hashes
   std::atomic<int64_t> active{0};
   std::atomic<int64_t> bytes_held{0};  // block copies waiting to be sent or acknowledged
 };

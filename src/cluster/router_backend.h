@@ -47,6 +47,9 @@ struct RouterOptions {
   int64_t disagg_min_tokens = 256;
   int64_t max_prefill_queue = 8;
   std::chrono::milliseconds prefill_deadline{30000};   // the decode worker's wait for the KV
+  // A pair sharing a KV store directory moves full blocks through it
+  // (hashes on the wire) unless this is off (bytes over TCP always).
+  bool transfer_via_store = true;
 };
 
 struct RouterCounters {

@@ -40,7 +40,9 @@ void RouterBackend::PlanPrefill(Routed& r, const Worker& w, GenerationRequest* g
   ++counters_.path_disaggregated;
   ++p->active_prefills;
   r.prefill_worker = p->entry.address;
-  g->remote_prefill = RemotePrefill{p->entry.kv_transfer, options_.prefill_deadline.count()};
+  const bool shared_store = !p->entry.kv_store.empty() && p->entry.kv_store == w.entry.kv_store;
+  g->remote_prefill =
+      RemotePrefill{p->entry.kv_transfer, options_.prefill_deadline.count(), shared_store && options_.transfer_via_store};
 }
 
 RouterBackend::Worker* RouterBackend::PickPrefillWorker(const Routed& r, const Worker& decode,

@@ -26,7 +26,8 @@ Json Unsigned(const WorkerEntry& e) {
               {"ctx_size", e.ctx_size},
               {"n_vocab", e.n_vocab},
               {"kv_events", e.kv_events},
-              {"kv_transfer", e.kv_transfer}};
+              {"kv_transfer", e.kv_transfer},
+              {"kv_store", e.kv_store}};
 }
 
 Status ReadString(const Json& j, const char* name, bool required, std::string* out) {
@@ -77,6 +78,7 @@ StatusOr<WorkerEntry> ParseWorkerEntry(const std::string& json, const ClusterKey
   TF_RETURN_IF_ERROR(ReadString(j, "kv_type", true, &e.kv_type));
   TF_RETURN_IF_ERROR(ReadString(j, "kv_events", false, &e.kv_events));
   TF_RETURN_IF_ERROR(ReadString(j, "kv_transfer", false, &e.kv_transfer));
+  TF_RETURN_IF_ERROR(ReadString(j, "kv_store", false, &e.kv_store));
   int64_t block_size = 0;
   TF_RETURN_IF_ERROR(ReadInt(j, "block_size", 1, 1024, &block_size));
   e.block_size = static_cast<int>(block_size);

@@ -29,6 +29,7 @@ struct WorkerEntry {
   int64_t n_vocab = 0;
   std::string kv_events;        // host:port of its ZMQ PUB socket; empty: none
   std::string kv_transfer;      // host:port of its KV transfer server (prefill workers); empty: none
+  std::string kv_store;         // <host name>:<store directory> with --kv-store; empty: none
 
   std::string Key() const;
   // Canonical JSON, signed when `key` is given.

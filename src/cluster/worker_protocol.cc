@@ -97,6 +97,7 @@ Status ReadPrefill(const Json& j, GenerationRequest* g) {
   remote.peer = j["peer"].get<std::string>();
   if (remote.peer.size() > 300 || !ParseHostPort(remote.peer).ok()) return Field("prefill.peer", "a host:port");
   TF_RETURN_IF_ERROR(ReadNumber(j, "deadline_ms", &remote.deadline_ms));
+  TF_RETURN_IF_ERROR(ReadBool(j, "via_store", &remote.via_store));
   if (remote.deadline_ms < 0 || remote.deadline_ms > kMaxPrefillDeadlineMs) {
     return Field("prefill.deadline_ms", "in [0, 600000]");
   }
@@ -131,7 +132,11 @@ std::string WorkerGenerateRequestToJson(const std::string& model, const Generati
             {"top_logprobs", r.top_logprobs},
             {"json_object", r.json_object},
             {"sampling", sampling}};
-  if (r.remote_prefill) j["prefill"] = {{"peer", r.remote_prefill->peer}, {"deadline_ms", r.remote_prefill->deadline_ms}};
+  if (r.remote_prefill) {
+    j["prefill"] = {{"peer", r.remote_prefill->peer},
+                    {"deadline_ms", r.remote_prefill->deadline_ms},
+                    {"via_store", r.remote_prefill->via_store}};
+  }
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

@@ -122,6 +122,8 @@ class Engine {
   const EngineConfig& config() const { return config_; }
   // The KV store, or null without one.
   const BlockStore* store() const { return store_.get(); }
+  // The store for other threads' reads and writes (BlockStore is thread-safe).
+  BlockStore* shared_store() { return store_.get(); }
   const std::string& kv_fingerprint() const { return kv_fingerprint_; }
   KvStorageInfo kv_storage_info() const;
   // Test hook: the next forward pass fails as if the model had.

@@ -25,6 +25,7 @@ void Engine::StartFills(std::vector<RemoteFill>& fills) {
     job.first_block = f.first_block;
     job.blocks = std::move(f.blocks);
     job.hashes = std::move(f.hashes);
+    job.store = store_.get();
     {
       std::lock_guard<std::mutex> lock(mu_);
       ++fills_in_flight_;

@@ -68,6 +68,9 @@ class KvBlockExporter {
 struct RemotePrefill {
   std::string peer;         // host:port of the prefill worker's KV transfer server
   int64_t deadline_ms = 0;  // for the whole transfer; 0: the source's default
+  // Both workers share a KV store directory: full blocks travel through it
+  // (the prefill worker persists, the frame carries the hash).
+  bool via_store = false;
 };
 
 struct GenerationRequest {

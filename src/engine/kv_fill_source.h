@@ -13,6 +13,7 @@
 #include "engine/generation.h"
 #include "kv/block_hash.h"
 #include "kv/kv_manager.h"
+#include "kvstore/block_store.h"
 #include "tensor/kv_storage.h"
 
 namespace tf {
@@ -24,6 +25,7 @@ struct KvFillJob {
   int64_t first_block = 0;      // prompt blocks before it are attached already
   std::vector<int32_t> blocks;  // pool blocks for prompt blocks first_block.., reserved
   std::vector<BlockHash> hashes;  // expected chained hashes of the full ones among them
+  BlockStore* store = nullptr;    // the engine's KV store (thread-safe), for remote.via_store
 };
 
 struct KvFillResult {

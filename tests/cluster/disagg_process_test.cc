@@ -7,6 +7,7 @@
 // client gets the same text and KV usage returns to baseline on both sides.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
 #include <thread>
 
@@ -287,6 +288,43 @@ TEST(DisaggProcess, TwoPrefillAndTwoDecodeWorkersServeConcurrentRequests) {
   const double acked1 = ScrapeMetric(c.worker(1).port, "tokenfab_kv_transfer_server_acked_total");
   EXPECT_EQ(acked0 + acked1, disagg);
   for (int w = 0; w < 4; ++w) EXPECT_TRUE(Baseline(c.worker(w).port, w < 2)) << w;
+}
+
+}  // namespace
+}  // namespace tf
+
+namespace tf {
+namespace {
+
+// Workers sharing a --kv-store directory: the router asks for the store
+// path, full blocks travel as hashes, the output is the same; with
+// --kv-transfer-path tcp the same pair moves bytes.
+TEST(DisaggProcess, APairSharingAKvStoreMovesHashesThroughIt) {
+  const std::string dir = ::testing::TempDir() + "/disagg-store-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  for (const char* path : {"auto", "tcp"}) {
+    SCOPED_TRACE(path);
+    Cluster c(std::string("disagg-store-") + path);
+    ASSERT_TRUE(c.StartEtcd()) << c.etcd().log();
+    c.AddWorker({"--role", "prefill", "--kv-store", dir, "--kv-store-gib", "0.2"});
+    c.AddWorker({"--role", "decode", "--kv-store", dir, "--kv-store-gib", "0.2"});
+    c.StartRouter({"--disagg-min-tokens", "16", "--kv-transfer-path", path});
+    ASSERT_TRUE(c.WaitRoutedWorkers(2)) << c.Logs();
+    const Json body = Completion(TokenPrompt(300, std::string(path) == "auto" ? 40 : 41), 8);
+    const auto routed = Call(c.router_port(), "POST", "/v1/completions", body.dump());
+    ASSERT_EQ(routed.status, 200) << routed.body << c.Logs();
+    EXPECT_EQ(Text(routed), Text(Call(c.worker(0).port, "POST", "/v1/completions", body.dump())));
+    const double via_store = ScrapeMetric(c.worker(0).port, "tokenfab_kv_transfer_server_store_blocks_total");
+    const double bytes = ScrapeMetric(c.worker(1).port, "tokenfab_kv_transfer_received_bytes_total");
+    EXPECT_EQ(ScrapeMetric(c.worker(1).port, "tokenfab_kv_transfer_fallbacks_total"), 0) << c.Logs();
+    if (std::string(path) == "auto") {
+      EXPECT_EQ(via_store, 299 / 16) << c.Logs();  // every full block; the partial one as bytes
+    } else {
+      EXPECT_EQ(via_store, 0);
+      EXPECT_GT(bytes, 0);
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "cluster/kv_transfer_client.h"
@@ -63,17 +64,25 @@ std::vector<int32_t> Generate(Engine* engine, std::vector<int32_t> prompt, int m
 // pool as two workers have (a model's scratch and a pool serve one engine).
 struct Pair {
   Pair(Loaded* m, ThreadPool* pool, DType kv_type, const ClusterKey* server_key, const ClusterKey* client_key,
-       const std::string& name = "tiny-llama-spm-q8_0")
+       const std::string& name = "tiny-llama-spm-q8_0", const std::string& store_dir = "")
       : prefill_model(Load(name)) {
-    prefill = *Engine::Create(prefill_model.model.get(), prefill_model.tokenizer.get(), &prefill_pool, Config(kv_type),
-                              "fixture");
+    EngineConfig pc = Config(kv_type);
+    pc.kv_store_dir = store_dir;
+    pc.kv_store_gib = 0.05;
+    prefill = *Engine::Create(prefill_model.model.get(), prefill_model.tokenizer.get(), &prefill_pool, pc, "fixture");
     KvTransferServerOptions so;
     so.key = server_key;
     const KvStorageInfo info = prefill->kv_storage_info();
     Engine* e = prefill.get();
     so.targets.push_back({prefill->kv_fingerprint(), info.kv_type, info.block_size, info.block_bytes,
                           [e](GenerationRequest r) { return e->Submit(std::move(r)); },
-                          [e](uint64_t h) { e->Abort(h); }});
+                          [e](uint64_t h) { e->Abort(h); }, nullptr});
+    if (BlockStore* store = prefill->shared_store()) {
+      so.targets.back().persist = [store](const BlockHash& parent, std::span<const int32_t> tokens,
+                                          std::span<const uint8_t> payload, const BlockHash& hash) {
+        return store->InIndex(hash) ? Status::Ok() : store->Write(parent, tokens, payload);
+      };
+    }
     server = std::move(*KvTransferServer::Start(std::move(so)));
     KvTransferClientOptions co;
     co.key = client_key;
@@ -81,6 +90,8 @@ struct Pair {
     client = std::make_unique<KvTransferClient>(co);
     EngineConfig dc = Config(kv_type);
     dc.kv_fills = client.get();
+    dc.kv_store_dir = store_dir;
+    dc.kv_store_gib = 0.05;
     decode = *Engine::Create(m->model.get(), m->tokenizer.get(), pool, dc, "fixture");
   }
   ~Pair() {
@@ -89,8 +100,8 @@ struct Pair {
     prefill->Shutdown();
     client->Stop();
   }
-  RemotePrefill Remote(int64_t deadline_ms = 0) const {
-    return RemotePrefill{fmt::format("127.0.0.1:{}", server->port()), deadline_ms};
+  RemotePrefill Remote(int64_t deadline_ms = 0, bool via_store = false) const {
+    return RemotePrefill{fmt::format("127.0.0.1:{}", server->port()), deadline_ms, via_store};
   }
   // KV usage on both sides, and the server's copies, back to nothing.
   void ExpectBaseline() {
@@ -170,6 +181,42 @@ INSTANTIATE_TEST_SUITE_P(Models, KvTransferModels,
                            }
                            return name;
                          });
+
+// Two workers sharing a KV store directory: full blocks go through it (the
+// prefill worker persists each one before its hash-only frame), only the
+// partial last block travels as bytes, and the output is the same.
+TEST(KvTransferStore, ASharedStoreCarriesTheFullBlocksAsHashes) {
+  Loaded m = Load("tiny-llama-spm-q8_0");
+  ThreadPool pool(2);
+  const std::string dir = ::testing::TempDir() + "/kv-transfer-store-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  const std::vector<int32_t> prompt = Prompt(m.model->config().n_vocab, 46, 9);
+  std::vector<int32_t> aggregated;
+  {
+    auto engine = *Engine::Create(m.model.get(), m.tokenizer.get(), &pool, Config(), "fixture");
+    aggregated = Generate(engine.get(), prompt, 8);
+  }
+  {
+    Pair pair(&m, &pool, DType::kF32, nullptr, nullptr, "tiny-llama-spm-q8_0", dir);
+    EXPECT_EQ(Generate(pair.decode.get(), prompt, 8, pair.Remote(0, /*via_store=*/true)), aggregated);
+    const EngineStats d = WaitForIdle(*pair.decode);
+    EXPECT_EQ(d.remote_fill_failures, 0);
+    EXPECT_EQ(d.remote_filled_tokens, 45);
+    EXPECT_EQ(d.prompt_tokens_computed, 1);
+    EXPECT_EQ(pair.server->stats().blocks_via_store.load(), 11u);
+    EXPECT_EQ(pair.client->stats().blocks_via_store.load(), 11u);
+    EXPECT_EQ(d.remote_fill_bytes, pair.prefill->kv_storage_info().block_bytes);  // the partial block
+    pair.ExpectBaseline();
+  }
+  {
+    // Asked for the store path by a decode worker without a store: bytes.
+    Pair pair(&m, &pool, DType::kF32, nullptr, nullptr, "tiny-llama-spm-q8_0", "");
+    EXPECT_EQ(Generate(pair.decode.get(), prompt, 8, pair.Remote(0, /*via_store=*/true)), aggregated);
+    EXPECT_EQ(pair.server->stats().blocks_via_store.load(), 0u);
+    EXPECT_EQ(WaitForIdle(*pair.decode).remote_fill_bytes, 12 * pair.prefill->kv_storage_info().block_bytes);
+  }
+  std::filesystem::remove_all(dir);
+}
 
 // A TCP peer that accepts connections and either writes `garbage` or says
 // nothing at all.
