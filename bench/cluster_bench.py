@@ -9,8 +9,14 @@
              against the same worker through the router (loadgen).
   migration  how long a client's stream stalls when its worker is SIGKILLed
              (20 kills), and how many requests are lost.
+  disagg     prefill/decode disaggregation on a 2-core machine, each worker
+             pinned to its own core (taskset): short chats (128 in, 64 out)
+             at the highest concurrency one core holds under the TPOT SLO
+             alone, plus one 1,000-token prompt every 20 s; (a) two
+             aggregated workers behind the router, (b) one prefill + one
+             decode worker. Use --model with the tinyllama-1.1b Q4_0 synth.
 
-Usage: bench/cluster_bench.py [hit-rate|overhead|migration|all] [--tokenfab BIN]
+Usage: bench/cluster_bench.py [hit-rate|overhead|migration|disagg|all] [--tokenfab BIN]
        [--model GGUF] [--json OUT]
 Starts etcd, workers and routers itself on free loopback ports.
 """
@@ -59,9 +65,10 @@ class Cluster:
         self.procs.append(p)
         return p
 
-    def add_worker(self, extra=(), register=True):
+    def add_worker(self, extra=(), register=True, cpu=None):
         port = free_port()
-        args = [self.tokenfab, "-t", "1", "serve", "-m", self.model, "--port", str(port), "--served-model-name", "m",
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+        args = [*pin, self.tokenfab, "-t", "1", "serve", "-m", self.model, "--port", str(port), "--served-model-name", "m",
                 "--ctx-size", "2048", "--lease-ttl", "2", *extra]
         if register:
             args += ["--etcd", self.etcd_url]
@@ -77,10 +84,10 @@ class Cluster:
         self.workers[i][1] = self._start(args, f"worker{port}")
         wait(lambda: get_status(port, "/health") == 200, f"worker {port}")
 
-    def start_router(self, mode):
+    def start_router(self, mode, extra=()):
         self.router_port = free_port()
         self._start([self.tokenfab, "router", "-m", self.model, "--served-model-name", "m", "--etcd", self.etcd_url,
-                     "--port", str(self.router_port), "--router-mode", mode], "router")
+                     "--port", str(self.router_port), "--router-mode", mode, *extra], "router")
         n = len(self.workers)
         wait(lambda: f"tokenfab_router_workers {n}\n" in get_body(self.router_port, "/metrics"), "router")
         return self.router_port
@@ -282,9 +289,99 @@ def migration(args, work):
         c.close()
 
 
+def run_chats(args, port, concurrency, out, seed, duration, long_every_s=None):
+    """Closed-loop short chats through loadgen; optionally one long prompt every
+    `long_every_s` from a thread of its own. Returns the loadgen summary and
+    the long prompts' TTFTs."""
+    import threading
+    long_ttft = []
+    stop = threading.Event()
+
+    def long_prompts():
+        rng = random.Random(seed)
+        t0 = time.time()
+        k = 0
+        while not stop.is_set():
+            at = t0 + 5 + k * long_every_s
+            if at > t0 + duration:
+                return
+            while time.time() < at and not stop.is_set():
+                time.sleep(0.05)
+            ids = [100 + rng.randrange(20000) for _ in range(1000)]
+            start = time.time()
+            _, _, _, times = stream(port, {"model": "m", "prompt": ids, "max_tokens": 16, "temperature": 0,
+                                           "ignore_eos": True})
+            if times:
+                long_ttft.append(times[0] * 1000)
+            k += 1
+
+    thread = None
+    if long_every_s:
+        thread = threading.Thread(target=long_prompts, daemon=True)
+        thread.start()
+    subprocess.run([args.tokenfab, "loadgen", "--url", f"http://127.0.0.1:{port}", "--model", "m", "--seed", str(seed),
+                    "--concurrency", str(concurrency), "--duration", str(duration), "--input-tokens", "128",
+                    "--output-tokens", "64", "--slo-tpot-ms", str(args.slo_tpot_ms), "--slo-ttft-ms", "10000000",
+                    "--no-progress", "--json", out], check=True, stdout=subprocess.DEVNULL)
+    stop.set()
+    if thread:
+        thread.join()
+    s = json.load(open(out))["runs"][0]["summary"]
+    return {"tpot_p50_ms": s["tpot_s"]["p50"] * 1000, "tpot_p99_ms": s["tpot_s"]["p99"] * 1000,
+            "ttft_p50_ms": s["ttft_s"]["p50"] * 1000, "ttft_p99_ms": s["ttft_s"]["p99"] * 1000,
+            "goodput_req_s": s["goodput_req_s"], "goodput_fraction": s["goodput_fraction"],
+            "output_tok_s": s["output_tok_s"], "long_ttft_ms": long_ttft}
+
+
+def disagg(args, work):
+    results = {}
+    # The highest concurrency one core holds under the TPOT SLO doing nothing else.
+    c = Cluster(args.tokenfab, args.model, work)
+    try:
+        c.add_worker(["--max-num-seqs", "32"], register=False, cpu=1)
+        capacity = 1
+        sweep = {}
+        for conc in (1, 2, 4, 6, 8, 12, 16):
+            r = run_chats(args, c.workers[0][0], conc, os.path.join(work, f"cap{conc}.json"), 300 + conc, 30)
+            sweep[conc] = r
+            print(f"disagg capacity c={conc}: TPOT p50 {r['tpot_p50_ms']:.0f} p99 {r['tpot_p99_ms']:.0f} ms", flush=True)
+            if r["tpot_p99_ms"] > args.slo_tpot_ms:
+                break
+            capacity = conc
+        results["one_core_capacity"] = capacity
+        results["capacity_sweep"] = sweep
+    finally:
+        c.close()
+    for label, roles, extra in [("aggregated", ("both", "both"), []),
+                                ("disaggregated", ("prefill", "decode"), ["--disagg-min-tokens", "64"])]:
+        c = Cluster(args.tokenfab, args.model, work)
+        try:
+            for cpu, role in enumerate(roles):
+                c.add_worker(["--role", role, "--max-num-seqs", "32"], cpu=cpu)
+            port = c.start_router("kv", extra)
+            r = run_chats(args, port, capacity, os.path.join(work, f"{label}.json"), 700, args.disagg_duration, 20)
+            r["paths"] = {p: metric(get_body(port, "/metrics"), f'tokenfab_router_requests_total{{path="{p}"}}')
+                          for p in ("disaggregated", "local_prefill", "fallback")}
+            results[label] = r
+            print(f"disagg {label}: " + json.dumps(r), flush=True)
+        finally:
+            c.close()
+    a, b = results["aggregated"], results["disaggregated"]
+    results["tpot_p99_ratio"] = a["tpot_p99_ms"] / b["tpot_p99_ms"] if b["tpot_p99_ms"] > 0 else float("nan")
+    results["goodput_ratio"] = b["goodput_req_s"] / a["goodput_req_s"] if a["goodput_req_s"] > 0 else float("nan")
+    return results
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", nargs="?", default="all", choices=["hit-rate", "overhead", "migration", "all"])
+    ap.add_argument("what", nargs="?", default="all", choices=["hit-rate", "overhead", "migration", "disagg", "all"])
     ap.add_argument("--tokenfab", default="build/src/tokenfab")
     ap.add_argument("--model", default=FIXTURE)
     ap.add_argument("--kv-gib-per-worker", type=float, default=0.0065)
@@ -292,6 +389,8 @@ def main():
     ap.add_argument("--overhead-concurrency", type=int, default=1)
     ap.add_argument("--migration-tokens", type=int, default=400)
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--slo-tpot-ms", type=float, default=150)
+    ap.add_argument("--disagg-duration", type=float, default=60)
     ap.add_argument("--json")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tokenfab-cluster-bench-")
@@ -305,6 +404,8 @@ def main():
             results["overhead"] = overhead(args, work)
         if args.what in ("migration", "all"):
             results["migration"] = migration(args, work)
+        if args.what == "disagg":
+            results["disagg"] = disagg(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:

@@ -5,7 +5,14 @@
 # sweep against the router, SIGKILLs a worker in the middle of it, and shows
 # that every request completed (the router moved the interrupted streams to
 # the other worker). Run after `make build`. Everything stops at the end.
+#
+# `scripts/cluster-demo.sh disagg`: worker 0 is a prefill worker and worker
+# 1 a decode worker (prefill/decode disaggregation, KV moved over TCP); the
+# prefill worker is killed mid-run and the decode worker prefills the rest
+# itself, so again every request completes.
 set -euo pipefail
+MODE=${1:-aggregated}
+if [[ $MODE != aggregated && $MODE != disagg ]]; then echo "usage: $0 [aggregated|disagg]"; exit 2; fi
 cd "$(dirname "$0")/.."
 TOKENFAB=${TOKENFAB:-build/src/tokenfab}
 MODEL=${DEMO_MODEL:-models/demo-tinyllama-1.1b-q4_0.gguf}
@@ -53,11 +60,14 @@ pids+=($!)
 wait_for etcd curl -sf -X POST -d '{"key":"AA=="}' "$ETCD_URL/v3/kv/range"
 
 worker_pids=()
+roles=(both both)
+router_extra=()
+if [[ $MODE == disagg ]]; then roles=(prefill decode); router_extra=(--disagg-min-tokens 32); fi
 for i in "${!WORKER_PORTS[@]}"; do
   port=${WORKER_PORTS[$i]}
-  echo "== worker $i on 127.0.0.1:$port"
+  echo "== worker $i (role ${roles[$i]}) on 127.0.0.1:$port"
   "$TOKENFAB" -t 1 serve -m "$MODEL" --port "$port" --served-model-name tinyllama --ctx-size 2048 --max-num-seqs 16 \
-    --etcd "$ETCD_URL" --lease-ttl 3 >"$work/worker$i.log" 2>&1 &
+    --etcd "$ETCD_URL" --lease-ttl 3 --role "${roles[$i]}" >"$work/worker$i.log" 2>&1 &
   pids+=($!)
   worker_pids+=($!)
 done
@@ -69,8 +79,10 @@ routed_workers() { curl -s "$ROUTER_URL/metrics" | awk '/^tokenfab_router_worker
 wait_for "two workers behind the router" bash -c "[[ \$(curl -s $ROUTER_URL/metrics | awk '/^tokenfab_router_workers /{print \$2}') == 2 ]]"
 echo "   the router routes to $(routed_workers) workers"
 
-echo "== loadgen sweep $SWEEP ($REQUESTS requests each) against the router; worker 1 is killed after ${KILL_AFTER_S} s"
-( sleep "$KILL_AFTER_S"; echo "   >>> SIGKILL worker 1 (pid ${worker_pids[1]})"; kill -9 "${worker_pids[1]}" ) &
+victim=1
+if [[ $MODE == disagg ]]; then victim=0; fi  # the prefill worker
+echo "== loadgen sweep $SWEEP ($REQUESTS requests each) against the router; worker $victim is killed after ${KILL_AFTER_S} s"
+( sleep "$KILL_AFTER_S"; echo "   >>> SIGKILL worker $victim (pid ${worker_pids[$victim]})"; kill -9 "${worker_pids[$victim]}" ) &
 killer=$!
 "$TOKENFAB" loadgen --url "$ROUTER_URL" --model tinyllama --sweep "$SWEEP" --num-requests "$REQUESTS" \
   --input-tokens 64 --output-tokens 96 --no-progress --json "$work/loadgen.json"
@@ -87,4 +99,9 @@ for q in failed[:5]:
 sys.exit(1 if failed else 0)
 PY
 echo "   router: $(curl -s "$ROUTER_URL/metrics" | awk '/^tokenfab_router_migrations_total /{print $2}') streams moved to the other worker, $(routed_workers) worker left"
+if [[ $MODE == disagg ]]; then
+  m=$(curl -s "$ROUTER_URL/metrics")
+  echo "   prompts: $(awk '/path="disaggregated"/{print $2}' <<<"$m") prefilled by the prefill worker, $(awk '/path="local_prefill"/{print $2}' <<<"$m") by the decode worker by the rule, $(awk '/path="fallback"/{print $2}' <<<"$m") after the prefill worker died"
+  echo "   decode worker: $(curl -s "http://127.0.0.1:${WORKER_PORTS[1]}/metrics" | awk '/^tokenfab_kv_transfer_received_bytes_total /{printf "%.1f MB", $2/1e6}') of KV received, $(curl -s "http://127.0.0.1:${WORKER_PORTS[1]}/metrics" | awk '/^tokenfab_kv_transfer_fallbacks_total /{print $2}') transfers cut short and computed locally"
+fi
 echo "== every request completed"

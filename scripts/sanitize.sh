@@ -38,7 +38,7 @@ if [[ $which == tsan || $which == all ]]; then
   cmake -S . -B build-tsan -G Ninja "${flags[@]}" -DTF_SANITIZE=thread \
     -DTF_FIXTURES_DIR="$fixtures" >/dev/null
   cmake --build build-tsan -j "$jobs" --target tf_unit_tests tf_server_tests tf_loadgen_tests tf_cluster_unit_tests
-  echo "== TSan: engine, scheduler, server, load generator, thread pool, registry"
+  echo "== TSan: engine, scheduler, server, load generator, thread pool, registry, KV transfer"
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Hostile|Backend|Loadgen|ThreadPool|BatchRunner|ModelRunner|Scheduler|KvManager|BlockPool|BlockStore|EtcdClient')
+     ctest --output-on-failure -j "$jobs" -R 'Engine|Server|Hostile|Backend|Loadgen|ThreadPool|BatchRunner|ModelRunner|Scheduler|KvManager|BlockPool|BlockStore|EtcdClient|KvTransfer')
 fi

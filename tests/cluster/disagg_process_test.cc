@@ -110,6 +110,21 @@ INSTANTIATE_TEST_SUITE_P(Models, DisaggModels,
                            return name;
                          });
 
+// The token ids of an internal generate reply's SSE events, in order; an
+// error event fails the test.
+std::string SseTokens(const std::string& body) {
+  std::string tokens;
+  size_t pos = 0;
+  while ((pos = body.find("data: ", pos)) != std::string::npos) {
+    const size_t end = body.find('\n', pos);
+    const Json j = Json::parse(body.substr(pos + 6, end - pos - 6), nullptr, false);
+    if (j.is_object() && j.contains("token")) tokens += std::to_string(j["token"].get<int>()) + " ";
+    EXPECT_FALSE(j.is_object() && j.contains("error")) << body;
+    pos = end;
+  }
+  return tokens;
+}
+
 // A generate call straight to the decode worker's internal route, naming
 // `peer` as its prefill worker (no cluster key: the route is open).
 std::string InternalGenerate(uint16_t decode_port, const Json& prompt, int max_tokens, const std::string& peer,
@@ -119,17 +134,7 @@ std::string InternalGenerate(uint16_t decode_port, const Json& prompt, int max_t
                      {"prefill", {{"peer", peer}, {"deadline_ms", deadline_ms}}}};
   const auto r = Call(decode_port, "POST", "/internal/v1/generate", body.dump());
   EXPECT_EQ(r.status, 200) << r.body;
-  // The SSE events' token ids, in order.
-  std::string tokens;
-  size_t pos = 0;
-  while ((pos = r.body.find("data: ", pos)) != std::string::npos) {
-    const size_t end = r.body.find('\n', pos);
-    const Json j = Json::parse(r.body.substr(pos + 6, end - pos - 6), nullptr, false);
-    if (j.is_object() && j.contains("token")) tokens += std::to_string(j["token"].get<int>()) + " ";
-    EXPECT_FALSE(j.is_object() && j.contains("error")) << r.body;
-    pos = end;
-  }
-  return tokens;
+  return SseTokens(r.body);
 }
 
 // The aggregated tokens: the prefill worker computes everything itself when
@@ -137,16 +142,7 @@ std::string InternalGenerate(uint16_t decode_port, const Json& prompt, int max_t
 std::string AggregatedTokens(uint16_t port, const Json& prompt, int max_tokens) {
   const Json body = {{"model", "tiny"}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"ignore_eos", true},
                      {"sampling", {{"temperature", 0}}}};
-  const auto r = Call(port, "POST", "/internal/v1/generate", body.dump());
-  std::string tokens;
-  size_t pos = 0;
-  while ((pos = r.body.find("data: ", pos)) != std::string::npos) {
-    const size_t end = r.body.find('\n', pos);
-    const Json j = Json::parse(r.body.substr(pos + 6, end - pos - 6), nullptr, false);
-    if (j.is_object() && j.contains("token")) tokens += std::to_string(j["token"].get<int>()) + " ";
-    pos = end;
-  }
-  return tokens;
+  return SseTokens(Call(port, "POST", "/internal/v1/generate", body.dump()).body);
 }
 
 TEST(DisaggProcess, ADelayedStalledOrCutTransferFallsBackAndFreesEverything) {
