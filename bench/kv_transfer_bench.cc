@@ -56,7 +56,7 @@ class InstantPrefill {
       const int64_t full = n / kBlockSize;
       const std::vector<BlockHash> hashes = ChainBlockHashes(RootBlockHash(fingerprint_), g.prompt, kBlockSize, full);
       for (int64_t b = g.export_from_block; b < (n + kBlockSize - 1) / kBlockSize; ++b) {
-        std::vector<uint8_t> payload(source_->block_bytes());
+        std::vector<uint8_t> payload = g.kv_exporter->NewPayload(source_->block_bytes());
         (void)source_->ExportBlock(static_cast<int32_t>(b % source_->num_blocks()), payload);
         g.kv_exporter->OnBlock(b, static_cast<int32_t>(std::min<int64_t>(kBlockSize, n - b * kBlockSize)),
                                b < full ? hashes[b] : BlockHash{}, std::move(payload));

@@ -58,6 +58,9 @@ void KvTransferConnection::WriteNext() {
       return;
     }
     self->bytes_written_ += n;
+    if (self->on_payload_sent_ && !self->writes_.front().payload.empty()) {
+      self->on_payload_sent_(std::move(self->writes_.front().payload));
+    }
     self->writes_.pop_front();
     if (!self->writes_.empty()) {
       self->WriteNext();

@@ -34,6 +34,8 @@ class KvTransferConnection : public std::enable_shared_from_this<KvTransferConne
   // connection runs when a write fails.
   void Write(std::vector<uint8_t> head, std::vector<uint8_t> payload = {});
   void set_on_write_error(std::function<void(const Status&)> on_error) { on_write_error_ = std::move(on_error); }
+  // Receives each payload buffer once it has been sent (to recycle it).
+  void set_on_payload_sent(std::function<void(std::vector<uint8_t>)> f) { on_payload_sent_ = std::move(f); }
   // Bytes of every frame whose write completed.
   uint64_t bytes_written() const { return bytes_written_; }
   bool writes_pending() const { return !writes_.empty(); }
@@ -55,6 +57,7 @@ class KvTransferConnection : public std::enable_shared_from_this<KvTransferConne
   std::deque<Pending> writes_;
   std::function<void(const Status&)> on_write_error_;
   std::function<void()> on_flushed_;
+  std::function<void(std::vector<uint8_t>)> on_payload_sent_;
   uint64_t bytes_written_ = 0;
   bool closed_ = false;
 };

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 
 #include <future>
+#include <mutex>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -21,30 +22,60 @@ namespace {
 
 class Session;
 
+// Payload buffers recycled between the engine thread (which fills them) and
+// the io thread (which sends them), so exporting a block costs one copy and
+// no allocation, zero fill or page fault. Holds a bounded number.
+class PayloadPool {
+ public:
+  std::vector<uint8_t> Get(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (!free_.empty()) {
+        std::vector<uint8_t> v = std::move(free_.back());
+        free_.pop_back();
+        if (v.size() == bytes) return v;
+      }
+    }
+    return std::vector<uint8_t>(bytes);
+  }
+  void Put(std::vector<uint8_t> v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.size() < kMaxFree) free_.push_back(std::move(v));
+  }
+
+ private:
+  static constexpr size_t kMaxFree = 64;
+  std::mutex mu_;
+  std::vector<std::vector<uint8_t>> free_;
+};
+
 // What the engine thread calls: both hand over to the io thread, where the
 // session may already be gone.
 class SessionExporter : public KvBlockExporter, public RequestSink {
  public:
-  SessionExporter(std::shared_ptr<asio::io_context> io, std::weak_ptr<Session> session)
-      : io_(std::move(io)), session_(std::move(session)) {}
+  SessionExporter(std::shared_ptr<asio::io_context> io, std::weak_ptr<Session> session, std::shared_ptr<PayloadPool> pool)
+      : io_(std::move(io)), session_(std::move(session)), pool_(std::move(pool)) {}
   void OnBlock(int64_t index, int32_t num_tokens, const BlockHash& hash, std::vector<uint8_t> payload) override;
   void OnDelta(StreamDelta delta) override;
+  std::vector<uint8_t> NewPayload(size_t bytes) override { return pool_->Get(bytes); }
 
  private:
   std::shared_ptr<asio::io_context> io_;
   std::weak_ptr<Session> session_;
+  std::shared_ptr<PayloadPool> pool_;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const KvTransferServerOptions* options, std::shared_ptr<asio::io_context> io,
-          std::shared_ptr<KvTransferServerStats> stats)
+          std::shared_ptr<KvTransferServerStats> stats, std::shared_ptr<PayloadPool> pool)
       : conn_(std::make_shared<KvTransferConnection>(std::move(socket))), options_(options), io_(std::move(io)),
-        stats_(std::move(stats)), timer_(*io_), nonce_(RandomKvNonce()) {}
+        stats_(std::move(stats)), pool_(std::move(pool)), timer_(*io_), nonce_(RandomKvNonce()) {}
 
   void Start() {
     stats_->active.fetch_add(1);
     conn_->set_on_write_error([self = shared_from_this()](const Status& s) { self->Fail(s.message(), false); });
+    conn_->set_on_payload_sent([pool = pool_](std::vector<uint8_t> v) { pool->Put(std::move(v)); });
     conn_->Write(EncodeKvHello({nonce_}));
     Arm(options_->handshake_timeout_ms, "no prefill request within the handshake timeout");
     conn_->ReadFrame([self = shared_from_this()](const Status& s, KvFrameType type, std::span<const uint8_t> payload) {
@@ -130,7 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
     gen.prompt = req->tokens;
     gen.max_tokens = 1;
     gen.export_from_block = req->first_block;
-    auto exporter = std::make_shared<SessionExporter>(io_, weak_from_this());
+    auto exporter = std::make_shared<SessionExporter>(io_, weak_from_this(), pool_);
     gen.kv_exporter = exporter;
     gen.sink = exporter;
     via_store_ = (req->flags & kKvViaStore) != 0 && target_->persist != nullptr;
@@ -227,6 +258,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const KvTransferServerOptions* options_;
   std::shared_ptr<asio::io_context> io_;
   std::shared_ptr<KvTransferServerStats> stats_;
+  std::shared_ptr<PayloadPool> pool_;
   asio::steady_timer timer_;
   KvNonce nonce_;
   const KvTransferTarget* target_ = nullptr;
@@ -262,6 +294,7 @@ struct KvTransferServer::Impl {
   std::shared_ptr<asio::io_context> io = std::make_shared<asio::io_context>();
   tcp::acceptor acceptor{*io};
   std::shared_ptr<KvTransferServerStats> stats;
+  std::shared_ptr<PayloadPool> pool = std::make_shared<PayloadPool>();
   std::vector<std::weak_ptr<Session>> sessions;
 
   void Accept() {
@@ -273,7 +306,7 @@ struct KvTransferServer::Impl {
           TF_LOG_WARN("kv-transfer: {} connections open, refusing another", sessions.size());
           stats->refused.fetch_add(1);
         } else {
-          auto session = std::make_shared<Session>(std::move(socket), &options, io, stats);
+          auto session = std::make_shared<Session>(std::move(socket), &options, io, stats, pool);
           sessions.push_back(session);
           session->Start();
         }

@@ -84,7 +84,7 @@ void Engine::ExportComputedBlocks(const SchedulerOutput& out) {
     const GenerationRequest& gen = r->generation();
     for (int64_t b = std::max(r->num_exported_blocks, gen.export_from_block); b < end_block; ++b) {
       const int32_t num_tokens = static_cast<int32_t>(std::min(bs, req.num_tokens() - b * bs));
-      std::vector<uint8_t> payload(runner_->kv().block_bytes());
+      std::vector<uint8_t> payload = gen.kv_exporter->NewPayload(runner_->kv().block_bytes());
       const Status exported = runner_->kv().ExportBlock(table[b], payload);
       TF_CHECK(exported.ok()) << exported.message();
       gen.kv_exporter->OnBlock(b, num_tokens, b < full_blocks ? r->export_hashes[b] : BlockHash{}, std::move(payload));

@@ -61,6 +61,11 @@ class KvBlockExporter {
   // size, or fewer for the last block); `hash` is a full block's chained
   // hash (zero for a partial one); `payload` is KvStorage::ExportBlock's.
   virtual void OnBlock(int64_t index, int32_t num_tokens, const BlockHash& hash, std::vector<uint8_t> payload) = 0;
+  // A buffer of `bytes` for the next block's payload (its contents are
+  // overwritten): an exporter may hand back recycled ones, sparing the
+  // engine thread an allocation, zero fill and page faults per block.
+  // Engine thread.
+  virtual std::vector<uint8_t> NewPayload(size_t bytes) { return std::vector<uint8_t>(bytes); }
 };
 
 // A decode worker's side: the prompt's KV is computed by a prefill worker
