@@ -308,11 +308,11 @@ def run_chats(args, port, concurrency, out, seed, duration, long_every_s=None):
             while time.time() < at and not stop.is_set():
                 time.sleep(0.05)
             ids = [100 + rng.randrange(20000) for _ in range(1000)]
-            start = time.time()
+            start = time.monotonic()
             _, _, _, times = stream(port, {"model": "m", "prompt": ids, "max_tokens": 16, "temperature": 0,
                                            "ignore_eos": True})
             if times:
-                long_ttft.append(times[0] * 1000)
+                long_ttft.append((times[0] - start) * 1000)
             k += 1
 
     thread = None
@@ -341,11 +341,13 @@ def disagg(args, work):
         c.add_worker(["--max-num-seqs", "32"], register=False, cpu=1)
         capacity = 1
         sweep = {}
-        for conc in (1, 2, 4, 6, 8, 12, 16):
+        for conc in (1, 2, 3, 4, 6, 8):
             r = run_chats(args, c.workers[0][0], conc, os.path.join(work, f"cap{conc}.json"), 300 + conc, 30)
             sweep[conc] = r
             print(f"disagg capacity c={conc}: TPOT p50 {r['tpot_p50_ms']:.0f} p99 {r['tpot_p99_ms']:.0f} ms", flush=True)
-            if r["tpot_p99_ms"] > args.slo_tpot_ms:
+            # "Holds": the median request meets the SLO (p99 is what the
+            # comparison below is about).
+            if r["tpot_p50_ms"] > args.slo_tpot_ms:
                 break
             capacity = conc
         results["one_core_capacity"] = capacity
