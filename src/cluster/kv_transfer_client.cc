@@ -79,7 +79,10 @@ class FillSession : public std::enable_shared_from_this<FillSession> {
     if (finished_) return;
     if (ec) return Finish(UnavailableError(fmt::format("connecting to the prefill worker {}: {}", job_.remote.peer, ec.message())));
     conn_ = std::make_shared<KvTransferConnection>(std::move(socket_));
-    conn_->set_on_write_error([self = shared_from_this()](const Status& s) { self->Finish(s); });
+    // Weak: the connection keeps it, and the fill keeps the connection.
+    conn_->set_on_write_error([weak = weak_from_this()](const Status& s) {
+      if (auto self = weak.lock()) self->Finish(s);
+    });
     Read(&FillSession::OnHello);
   }
 
@@ -210,7 +213,11 @@ class FillSession : public std::enable_shared_from_this<FillSession> {
     }
     result_.num_tokens_filled += partial_tokens_;
     conn_->Write(EncodeKvAck());
-    conn_->WhenFlushed([self = shared_from_this()] { self->Finish(Status::Ok()); });
+    // The fill stays alive through the ack's write (it holds the connection,
+    // whose write handler holds itself); the callback must not hold the fill.
+    conn_->WhenFlushed([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->Finish(Status::Ok());
+    });
   }
 
   uint64_t id_;

@@ -69,12 +69,16 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const KvTransferServerOptions* options, std::shared_ptr<asio::io_context> io,
           std::shared_ptr<KvTransferServerStats> stats, std::shared_ptr<PayloadPool> pool)
-      : conn_(std::make_shared<KvTransferConnection>(std::move(socket))), options_(options), io_(std::move(io)),
-        stats_(std::move(stats)), pool_(std::move(pool)), timer_(*io_), nonce_(RandomKvNonce()) {}
+      : conn_(std::make_shared<KvTransferConnection>(std::move(socket))), options_(options), io_(io),
+        stats_(std::move(stats)), pool_(std::move(pool)), timer_(*io), nonce_(RandomKvNonce()) {}
 
   void Start() {
     stats_->active.fetch_add(1);
-    conn_->set_on_write_error([self = shared_from_this()](const Status& s) { self->Fail(s.message(), false); });
+    // The connection keeps these callbacks: weak, or session and connection
+    // would own each other.
+    conn_->set_on_write_error([weak = weak_from_this()](const Status& s) {
+      if (auto self = weak.lock()) self->Fail(s.message(), false);
+    });
     conn_->set_on_payload_sent([pool = pool_](std::vector<uint8_t> v) { pool->Put(std::move(v)); });
     conn_->Write(EncodeKvHello({nonce_}));
     Arm(options_->handshake_timeout_ms, "no prefill request within the handshake timeout");
@@ -161,7 +165,9 @@ class Session : public std::enable_shared_from_this<Session> {
     gen.prompt = req->tokens;
     gen.max_tokens = 1;
     gen.export_from_block = req->first_block;
-    auto exporter = std::make_shared<SessionExporter>(io_, weak_from_this(), pool_);
+    std::shared_ptr<asio::io_context> io = io_.lock();
+    if (!io) return;  // the server is going away
+    auto exporter = std::make_shared<SessionExporter>(std::move(io), weak_from_this(), pool_);
     gen.kv_exporter = exporter;
     gen.sink = exporter;
     via_store_ = (req->flags & kKvViaStore) != 0 && target_->persist != nullptr;
@@ -228,8 +234,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ended_) return;
     conn_->Write(EncodeKvError(why));
     // Give the error a moment to leave, then close regardless.
+    conn_->WhenFlushed([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->End();
+    });
     auto self = shared_from_this();
-    conn_->WhenFlushed([self] { self->End(); });
     timer_.expires_after(std::chrono::milliseconds(500));
     timer_.async_wait([self](const boost::system::error_code& ec) {
       if (!ec) self->End();
@@ -256,7 +264,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::shared_ptr<KvTransferConnection> conn_;
   const KvTransferServerOptions* options_;
-  std::shared_ptr<asio::io_context> io_;
+  // Weak: handlers queued on the io_context hold sessions, so a session
+  // owning it would keep both alive after the server stopped.
+  std::weak_ptr<asio::io_context> io_;
   std::shared_ptr<KvTransferServerStats> stats_;
   std::shared_ptr<PayloadPool> pool_;
   asio::steady_timer timer_;
