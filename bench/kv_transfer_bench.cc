@@ -7,8 +7,11 @@
 // layers, MLA latent 512 + rope 64, one row).
 // Usage: tf_kv_transfer_bench local|serve|fetch [--layout tinyllama|v2-lite]
 //          [--kv f32|bf16] [--tokens N] [--rounds R] [--port P] [--peer HOST:PORT]
+//          [--store DIR]
 // `serve` runs the server alone (e.g. inside a network namespace), `fetch`
-// the client against --peer, `local` both over loopback.
+// the client against --peer, `local` both over loopback; with --store, full
+// blocks go through a KV store directory (the prefill side writes each
+// before its hash-only frame, the decode side reads and verifies it).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +25,7 @@
 
 #include "cluster/kv_transfer_client.h"
 #include "cluster/kv_transfer_server.h"
+#include "kvstore/block_store.h"
 #include "tensor/kv_storage.h"
 
 namespace tf {
@@ -35,6 +39,7 @@ struct Args {
   int rounds = 20;
   int port = 0;
   std::string peer;
+  std::string store_dir;  // local only: full blocks through a shared KV store here
 };
 
 constexpr int kBlockSize = 16;
@@ -84,13 +89,22 @@ std::unique_ptr<KvStorage> RandomStorage(const KvLayout& layout, DType type, int
   return storage;
 }
 
-std::unique_ptr<KvTransferServer> StartServer(const Args& a, InstantPrefill* prefill, const KvStorage& source) {
+std::unique_ptr<KvTransferServer> StartServer(const Args& a, InstantPrefill* prefill, const KvStorage& source,
+                                              BlockStore** store_slot) {
   KvTransferServerOptions o;
   o.host = a.mode == "serve" ? "0.0.0.0" : "127.0.0.1";
   o.port = static_cast<uint16_t>(a.port);
   o.targets.push_back({Fingerprint(a), static_cast<uint32_t>(source.type()), kBlockSize,
                        static_cast<uint64_t>(source.block_bytes()),
                        [prefill](GenerationRequest g) { return prefill->Submit(std::move(g)); }, [](uint64_t) {}, nullptr});
+  if (store_slot != nullptr) {
+    // The store is opened after the server; the slot is filled before any request.
+    o.targets.back().persist = [store_slot](const BlockHash& parent, std::span<const int32_t> tokens,
+                                            std::span<const uint8_t> payload, const BlockHash& hash) {
+      BlockStore* store = *store_slot;
+      return store->InIndex(hash) ? Status::Ok() : store->Write(parent, tokens, payload);
+    };
+  }
   auto server = KvTransferServer::Start(std::move(o));
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", std::string(server.status().message()).c_str());
@@ -110,24 +124,44 @@ double MemcpySeconds(size_t bytes) {
   return best + (b[bytes / 2] == 7 ? 1e-12 : 0);
 }
 
-void Fetch(const Args& a, const std::string& peer, DType type) {
+std::unique_ptr<BlockStore> OpenStore(const Args& a, const KvStorage& like) {
+  BlockStoreOptions o;
+  o.dir = a.store_dir;
+  o.capacity_bytes = uint64_t{8} << 30;
+  o.format.model_root = RootBlockHash(Fingerprint(a));
+  o.format.kv_type = static_cast<uint32_t>(like.type());
+  o.format.block_size = kBlockSize;
+  o.format.n_layer = static_cast<uint32_t>(like.layout().n_layer);
+  o.format.payload_bytes = like.block_bytes();
+  auto store = BlockStore::Open(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(store.status().message()).c_str());
+    std::exit(1);
+  }
+  return std::move(*store);
+}
+
+void Fetch(const Args& a, const std::string& peer, DType type, BlockStore* store = nullptr) {
   const KvLayout layout = LayoutOf(a.layout);
   const int64_t blocks = (a.tokens - 1 + kBlockSize - 1) / kBlockSize;
   auto dest = std::move(*KvStorage::Create(layout, type, kBlockSize, blocks));
   KvTransferClient client({});
   std::vector<int32_t> tokens(static_cast<size_t>(a.tokens - 1));
-  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(1 + i % 30000);
   const int64_t full = static_cast<int64_t>(tokens.size()) / kBlockSize;
-  const std::vector<BlockHash> hashes = ChainBlockHashes(RootBlockHash(Fingerprint(a)), tokens, kBlockSize, full);
   std::vector<double> seconds;
   uint64_t bytes = 0;
   for (int r = 0; r < a.rounds + 1; ++r) {
+    // New tokens every round: the store path writes every block afresh.
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(1 + (i + 7919 * r) % 30000);
+    const std::vector<BlockHash> hashes = ChainBlockHashes(RootBlockHash(Fingerprint(a)), tokens, kBlockSize, full);
     KvFillJob job;
     job.remote.peer = peer;
     job.kv_fingerprint = Fingerprint(a);
     job.tokens = tokens;
     for (int64_t b = 0; b < blocks; ++b) job.blocks.push_back(static_cast<int32_t>(b));
     job.hashes = hashes;
+    job.store = store;
+    job.remote.via_store = store != nullptr;
     std::promise<KvFillResult> done;
     const auto t0 = std::chrono::steady_clock::now();
     client.StartFill(std::move(job), dest.get(), [&](KvFillResult res) { done.set_value(std::move(res)); });
@@ -137,15 +171,15 @@ void Fetch(const Args& a, const std::string& peer, DType type) {
       std::fprintf(stderr, "fill failed: %s\n", std::string(res.status.message()).c_str());
       std::exit(1);
     }
-    bytes = res.bytes_received;
+    bytes = static_cast<uint64_t>(blocks) * dest->block_bytes();  // moved, by socket or store
     if (r > 0) seconds.push_back(s);  // the first round warms up connections and pages
   }
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds[seconds.size() / 2];
   const double memcpy_s = MemcpySeconds(bytes);
-  std::printf("{\"layout\":\"%s\",\"kv\":\"%s\",\"tokens\":%d,\"bytes\":%llu,\"bytes_per_token\":%.0f,"
+  std::printf("{\"path\":\"%s\",\"layout\":\"%s\",\"kv\":\"%s\",\"tokens\":%d,\"bytes\":%llu,\"bytes_per_token\":%.0f,"
               "\"median_s\":%.6f,\"gb_per_s\":%.3f,\"memcpy_gb_per_s\":%.3f,\"share_of_memcpy\":%.3f}\n",
-              a.layout.c_str(), a.kv.c_str(), a.tokens, static_cast<unsigned long long>(bytes),
+              store != nullptr ? "store" : "tcp", a.layout.c_str(), a.kv.c_str(), a.tokens, static_cast<unsigned long long>(bytes),
               static_cast<double>(dest->block_bytes()) / kBlockSize, median, bytes / median / 1e9, bytes / memcpy_s / 1e9,
               memcpy_s / median);
 }
@@ -161,6 +195,7 @@ int Main(int argc, char** argv) {
     else if (k == "--rounds") a.rounds = std::stoi(v);
     else if (k == "--port") a.port = std::stoi(v);
     else if (k == "--peer") a.peer = v;
+    else if (k == "--store") a.store_dir = v;
   }
   const DType type = a.kv == "bf16" ? DType::kBF16 : DType::kF32;
   if (a.mode == "fetch") {
@@ -169,13 +204,20 @@ int Main(int argc, char** argv) {
   }
   auto source = RandomStorage(LayoutOf(a.layout), type, 64);
   InstantPrefill prefill(source.get(), Fingerprint(a));
-  auto server = StartServer(a, &prefill, *source);
+  std::unique_ptr<BlockStore> server_store, client_store;
+  BlockStore* server_store_ptr = nullptr;
+  if (!a.store_dir.empty()) {
+    server_store = OpenStore(a, *source);
+    client_store = OpenStore(a, *source);
+    server_store_ptr = server_store.get();
+  }
+  auto server = StartServer(a, &prefill, *source, a.store_dir.empty() ? nullptr : &server_store_ptr);
   if (a.mode == "serve") {
     std::printf("serving on port %u\n", server->port());
     std::fflush(stdout);
     for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
   }
-  Fetch(a, fmt::format("127.0.0.1:{}", server->port()), type);
+  Fetch(a, fmt::format("127.0.0.1:{}", server->port()), type, client_store.get());
   server->Stop();
   return 0;
 }
