@@ -7,11 +7,18 @@
 // client gets the same text and KV usage returns to baseline on both sides.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "cluster/cluster_harness.h"
+#include "cluster/cluster_key.h"
 #include "cluster/stream_client.h"
 #include "common/fault_proxy.h"
 
@@ -321,6 +328,74 @@ TEST(DisaggProcess, APairSharingAKvStoreMovesHashesThroughIt) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tf
+
+namespace tf {
+namespace {
+
+// Separate processes, hostile peers: a decode worker asked to take its KV
+// from a prefill worker holding another cluster key, and from a port that
+// answers with garbage. Both transfers are refused, the decode worker
+// computes the prompt itself, and both workers end at baseline.
+TEST(DisaggProcess, APrefillWorkerWithAnotherKeyOrAGarbagePeerIsRefused) {
+  const std::string key_a = testing::TempPath("disagg-key-a"), key_b = testing::TempPath("disagg-key-b");
+  std::ofstream(key_a) << "cluster-secret-a-of-some-length\n";
+  std::ofstream(key_b) << "cluster-secret-b-of-some-length\n";
+  const ClusterKey b = *ClusterKey::Load(key_b);
+  Cluster c("disagg-hostile");
+  ASSERT_TRUE(c.StartEtcd()) << c.etcd().log();
+  const uint16_t transfer_port = testing::FreeLoopbackPort();
+  c.AddWorker({"--role", "prefill", "--cluster-key", key_a, "--kv-transfer-port", std::to_string(transfer_port)});
+  c.AddWorker({"--role", "decode", "--cluster-key", key_b});
+  ASSERT_TRUE(WaitHealthy(c.worker(0).port) && WaitHealthy(c.worker(1).port)) << c.Logs();
+  const uint16_t prefill = c.worker(0).port, decode = c.worker(1).port;
+  // A listener that answers every connection with bytes that are no frame.
+  const int garbage_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(garbage_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(garbage_fd, 4), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(garbage_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread garbage([garbage_fd] {
+    const int conn = ::accept(garbage_fd, nullptr, nullptr);
+    if (conn < 0) return;
+    const std::string junk(4096, '\x5a');
+    (void)::write(conn, junk.data(), junk.size());
+    std::this_thread::sleep_for(500ms);
+    ::close(conn);
+  });
+  int salt = 60;
+  for (const std::string& peer : {"127.0.0.1:" + std::to_string(transfer_port), "127.0.0.1:" + std::to_string(ntohs(addr.sin_port))}) {
+    SCOPED_TRACE(peer);
+    const Json prompt = TokenPrompt(200, ++salt);
+    const double fallbacks = ScrapeMetric(decode, "tokenfab_kv_transfer_fallbacks_total");
+    const Json body = {{"model", "tiny"},    {"prompt", prompt},   {"max_tokens", 6},
+                       {"ignore_eos", true}, {"sampling", {{"temperature", 0}}},
+                       {"prefill", {{"peer", peer}, {"deadline_ms", 20000}}}};
+    const std::string target = "/internal/v1/generate";
+    const auto r = Call(decode, "POST", target, body.dump(),
+                        {std::string(kClusterAuthHeader) + ": " + b.AuthHeaderValue("POST", target, body.dump(), UnixNowSeconds())});
+    ASSERT_EQ(r.status, 200) << r.body << c.Logs();
+    // The aggregated answer, from the prefill worker's own engine (its key).
+    const ClusterKey a = *ClusterKey::Load(key_a);
+    const Json direct = {{"model", "tiny"}, {"prompt", prompt}, {"max_tokens", 6}, {"ignore_eos", true},
+                         {"sampling", {{"temperature", 0}}}};
+    const auto d = Call(prefill, "POST", target, direct.dump(),
+                        {std::string(kClusterAuthHeader) + ": " + a.AuthHeaderValue("POST", target, direct.dump(), UnixNowSeconds())});
+    EXPECT_EQ(SseTokens(r.body), SseTokens(d.body));
+    EXPECT_EQ(ScrapeMetric(decode, "tokenfab_kv_transfer_fallbacks_total"), fallbacks + 1) << c.Logs();
+    EXPECT_TRUE(Baseline(decode, false)) << c.Logs();
+    EXPECT_TRUE(Baseline(prefill, true)) << c.Logs();
+  }
+  EXPECT_EQ(ScrapeMetric(prefill, "tokenfab_kv_transfer_server_refused_total"), 1);  // the wrong key
+  EXPECT_EQ(ScrapeMetric(prefill, "tokenfab_kv_transfer_server_transfers_total"), 0);
+  garbage.join();
+  ::close(garbage_fd);
 }
 
 }  // namespace
