@@ -341,7 +341,7 @@ def disagg(args, work):
         c.add_worker(["--max-num-seqs", "32"], register=False, cpu=1)
         capacity = 1
         sweep = {}
-        for conc in (1, 2, 3, 4, 6, 8):
+        for conc in ((1, 2, 3, 4, 6, 8) if args.capacity == 0 else ()):
             r = run_chats(args, c.workers[0][0], conc, os.path.join(work, f"cap{conc}.json"), 300 + conc, 30)
             sweep[conc] = r
             print(f"disagg capacity c={conc}: TPOT p50 {r['tpot_p50_ms']:.0f} p99 {r['tpot_p99_ms']:.0f} ms", flush=True)
@@ -350,12 +350,15 @@ def disagg(args, work):
             if r["tpot_p50_ms"] > args.slo_tpot_ms:
                 break
             capacity = conc
+        if args.capacity > 0:
+            capacity = args.capacity  # given: no sweep
         results["one_core_capacity"] = capacity
         results["capacity_sweep"] = sweep
     finally:
         c.close()
     for label, roles, extra in [("aggregated", ("both", "both"), []),
-                                ("disaggregated", ("prefill", "decode"), ["--disagg-min-tokens", "64"])]:
+                                ("disaggregated", ("prefill", "decode"),
+                                 ["--disagg-min-tokens", str(args.disagg_min_tokens)])]:
         c = Cluster(args.tokenfab, args.model, work)
         try:
             for cpu, role in enumerate(roles):
@@ -393,6 +396,8 @@ def main():
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--slo-tpot-ms", type=float, default=150)
     ap.add_argument("--disagg-duration", type=float, default=60)
+    ap.add_argument("--disagg-min-tokens", type=int, default=64)
+    ap.add_argument("--capacity", type=int, default=0, help="disagg: concurrency to use (0: find it)")
     ap.add_argument("--json")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="tokenfab-cluster-bench-")
