@@ -107,9 +107,9 @@ Scheduler::LoadStart Scheduler::TryStartRemoteFill(Request* r, int64_t cached_bl
   const std::span<const int32_t> table = kv_->block_table(r->seq_id);
   fill.blocks.assign(table.begin() + cached_blocks, table.end());
   const int64_t full_blocks = fill_tokens / bs;
-  std::vector<BlockHash> hashes =
-      static_cast<int64_t>(r->block_hashes.size()) >= full_blocks ? r->block_hashes : kv_->ChainHashes(r->tokens, full_blocks);
-  fill.hashes.assign(hashes.begin() + cached_blocks, hashes.begin() + full_blocks);
+  // Admission hashed them already unless the prefix cache is off.
+  if (static_cast<int64_t>(r->block_hashes.size()) < full_blocks) r->block_hashes = kv_->ChainHashes(r->tokens, full_blocks);
+  fill.hashes.assign(r->block_hashes.begin() + cached_blocks, r->block_hashes.begin() + full_blocks);
   out->fills.push_back(std::move(fill));
   return LoadStart::kStarted;
 }
