@@ -369,6 +369,16 @@ TEST(DisaggProcess, APrefillWorkerWithAnotherKeyOrAGarbagePeerIsRefused) {
     std::this_thread::sleep_for(500ms);
     ::close(conn);
   });
+  // Joined even when an assertion returns early (accept unblocked by shutdown).
+  struct JoinOnExit {
+    std::thread* t;
+    int fd;
+    ~JoinOnExit() {
+      ::shutdown(fd, SHUT_RDWR);
+      if (t->joinable()) t->join();
+      ::close(fd);
+    }
+  } join_on_exit{&garbage, garbage_fd};
   int salt = 60;
   for (const std::string& peer : {"127.0.0.1:" + std::to_string(transfer_port), "127.0.0.1:" + std::to_string(ntohs(addr.sin_port))}) {
     SCOPED_TRACE(peer);
@@ -395,7 +405,6 @@ TEST(DisaggProcess, APrefillWorkerWithAnotherKeyOrAGarbagePeerIsRefused) {
   EXPECT_EQ(ScrapeMetric(prefill, "tokenfab_kv_transfer_server_refused_total"), 1);  // the wrong key
   EXPECT_EQ(ScrapeMetric(prefill, "tokenfab_kv_transfer_server_transfers_total"), 0);
   garbage.join();
-  ::close(garbage_fd);
 }
 
 }  // namespace
