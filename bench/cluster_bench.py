@@ -362,7 +362,10 @@ def disagg(args, work):
         c = Cluster(args.tokenfab, args.model, work)
         try:
             for cpu, role in enumerate(roles):
-                c.add_worker(["--role", role, "--max-num-seqs", "32"], cpu=cpu)
+                # Short steps on the prefill core: a short prompt that arrives
+                # behind a long one waits one step, not a 512-token pass.
+                step = ["--max-batch-tokens", str(args.prefill_batch_tokens)] if role == "prefill" else []
+                c.add_worker(["--role", role, "--max-num-seqs", "32"] + step, cpu=cpu)
             port = c.start_router("kv", extra)
             r = run_chats(args, port, capacity, os.path.join(work, f"{label}.json"), 700, args.disagg_duration, 20)
             r["paths"] = {p: metric(get_body(port, "/metrics"), f'tokenfab_router_requests_total{{path="{p}"}}')
@@ -397,6 +400,8 @@ def main():
     ap.add_argument("--slo-tpot-ms", type=float, default=150)
     ap.add_argument("--disagg-duration", type=float, default=60)
     ap.add_argument("--disagg-min-tokens", type=int, default=64)
+    ap.add_argument("--prefill-batch-tokens", type=int, default=128,
+                    help="disagg: --max-batch-tokens of the prefill worker")
     ap.add_argument("--capacity", type=int, default=0, help="disagg: concurrency to use (0: find it)")
     ap.add_argument("--json")
     args = ap.parse_args()

@@ -53,6 +53,7 @@ struct ServeOptions {
   int64_t max_body_bytes = 8 << 20;
   bool no_prefix_cache = false;
   bool no_shared_prefix_wait = false;
+  std::string prefill_order = "auto";  // auto: shortest with --role prefill, else oldest
   std::string kv_store_dir;
   double kv_store_gib = 0;
   // Cluster membership (cluster/): registry, KV events, internal routes.
@@ -160,6 +161,8 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   config.sched.max_queue = o.max_queue;
   config.prefix_cache = !o.no_prefix_cache;
   config.sched.wait_for_shared_prefix = !o.no_shared_prefix_wait;
+  config.sched.shortest_prefill_first =
+      o.prefill_order == "shortest" || (o.prefill_order == "auto" && o.role == "prefill");
   config.kv_store_dir = o.kv_store_dir;
   if (!o.kv_store_dir.empty()) {
     config.kv_store_gib = o.kv_store_gib > 0 ? o.kv_store_gib : DefaultStoreGib(o.kv_store_dir);
@@ -373,6 +376,10 @@ CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "Do not reuse KV blocks across requests");
   cmd->add_flag("--no-shared-prefix-wait", o->no_shared_prefix_wait,
                 "Let concurrent requests each compute a prefix they share instead of waiting for the first");
+  cmd->add_option("--prefill-order", o->prefill_order,
+                  "Which prompt a step computes first: oldest, shortest (remaining tokens, waiting prompts included) "
+                  "or auto (default: shortest with --role prefill, oldest otherwise); decodes always come first")
+      ->check(CLI::IsMember({"auto", "oldest", "shortest"}));
   cmd->add_option("--kv-store", o->kv_store_dir,
                   "Directory of a persistent KV block store, shared with other tokenfab processes (must not be "
                   "writable by other users)");

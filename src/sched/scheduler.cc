@@ -48,13 +48,24 @@ bool Scheduler::ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out
   const int64_t n = std::min(r->num_pending_tokens(), budget);
   if (n <= 0) return true;
   while (!kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
-    Request* victim = running_.back();
+    Request* victim = PickVictim(r, *out);
     Preempt(victim, out);
     if (victim == r) return false;
   }
   out->seqs.push_back({r, n, {}});
   out->num_tokens += n;
   return true;
+}
+
+Request* Scheduler::PickVictim(const Request* r, const SchedulerOutput& out) const {
+  const auto scheduled = [&](const Request* q) {
+    return std::any_of(out.seqs.begin(), out.seqs.end(), [&](const ScheduledSeq& s) { return s.request == q; });
+  };
+  for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
+    if (*it == r || !scheduled(*it)) return *it;
+  }
+  TF_CHECK(false) << "request " << r->seq_id << " is not running";
+  return nullptr;
 }
 
 int64_t Scheduler::ShareableBlocks(const Request* r) const {
@@ -197,17 +208,49 @@ void Scheduler::ScheduleWaiting(int64_t* budget, SchedulerOutput* out) {
   }
 }
 
+void Scheduler::ScheduleOldestFirst(int64_t* budget, SchedulerOutput* out) {
+  for (size_t i = 0; i < running_.size() && *budget > 0; ++i) {
+    Request* r = running_[i];
+    const int64_t before = out->num_tokens;
+    if (!ScheduleRunning(r, *budget, out)) break;
+    *budget -= out->num_tokens - before;
+  }
+  // Admitting new work in a step that had to preempt would only thrash.
+  if (out->preempted.empty()) ScheduleWaiting(budget, out);
+}
+
+void Scheduler::ScheduleShortestFirst(int64_t* budget, SchedulerOutput* out) {
+  std::vector<Request*> order = running_;
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Request* a, const Request* b) { return a->num_pending_tokens() < b->num_pending_tokens(); });
+  // Running prompts longer than every waiting one get what admission leaves.
+  int64_t shortest_waiting = INT64_MAX;
+  for (const Request* w : waiting_) shortest_waiting = std::min(shortest_waiting, w->num_pending_tokens());
+  const auto run = [&](bool longer_than_waiting) {
+    for (Request* r : order) {
+      if (*budget <= 0) return;
+      // A preemption earlier in the step may have sent it back to waiting.
+      if (r->state != RequestState::kRunning || (r->num_pending_tokens() > shortest_waiting) != longer_than_waiting) {
+        continue;
+      }
+      const int64_t before = out->num_tokens;
+      if (!ScheduleRunning(r, *budget, out)) continue;
+      *budget -= out->num_tokens - before;
+    }
+  };
+  run(false);
+  if (out->preempted.empty()) ScheduleWaiting(budget, out);
+  run(true);
+}
+
 SchedulerOutput Scheduler::Schedule() {
   SchedulerOutput out;
   int64_t budget = config_.max_batch_tokens;
-  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
-    Request* r = running_[i];
-    const int64_t before = out.num_tokens;
-    if (!ScheduleRunning(r, budget, &out)) break;
-    budget -= out.num_tokens - before;
+  if (config_.shortest_prefill_first) {
+    ScheduleShortestFirst(&budget, &out);
+  } else {
+    ScheduleOldestFirst(&budget, &out);
   }
-  // Admitting new work in a step that had to preempt would only thrash.
-  if (out.preempted.empty()) ScheduleWaiting(&budget, &out);
   // Taken once every reservation of the step is made.
   for (ScheduledSeq& s : out.seqs) s.block_table = kv_->block_table(s.request->seq_id);
   return out;

@@ -35,6 +35,12 @@ struct SchedulerConfig {
   int64_t watermark_blocks = 1;
   // A request waits for a prefix another request is computing.
   bool wait_for_shared_prefix = true;
+  // Shortest remaining prompt first instead of oldest first: a short prompt
+  // that arrives while a long one is being chunked goes ahead of it (waiting
+  // prompts included), so its first token does not wait for the long one's
+  // whole prefill. Decodes (one pending token) always come first. This is
+  // what a prefill-only worker wants; an aggregated one keeps arrival order.
+  bool shortest_prefill_first = false;
 };
 
 struct ScheduledSeq {
@@ -120,6 +126,11 @@ class Scheduler {
   // Returns false when `r` itself had to be preempted.
   bool ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out);
   void ScheduleWaiting(int64_t* budget, SchedulerOutput* out);
+  void ScheduleOldestFirst(int64_t* budget, SchedulerOutput* out);
+  void ScheduleShortestFirst(int64_t* budget, SchedulerOutput* out);
+  // The request to preempt so that `r` can grow: the newest running one not
+  // yet scheduled in this step (possibly `r` itself).
+  Request* PickVictim(const Request* r, const SchedulerOutput& out) const;
   Admission TryAdmit(Request* r, int64_t* budget, SchedulerOutput* out);
   // Starts a load of the stored blocks after the `cached_blocks` attached.
   LoadStart TryStartLoad(Request* r, int64_t cached_blocks, SchedulerOutput* out);

@@ -234,5 +234,86 @@ TEST(Scheduler, AWaitingRequestWaitsForAPrefixBeingComputed) {
   EXPECT_EQ(out.seqs[2].num_new_tokens, 1);
 }
 
+// A prefill-only worker's order: a short prompt that arrives while a long one
+// is being chunked takes the budget first; the long one gets what is left,
+// and oldest-first (the default) keeps the long one's chunks going instead.
+TEST(Scheduler, ShortestPrefillFirstLetsAShortPromptAheadOfALongOne) {
+  for (const bool shortest : {true, false}) {
+    KvManager kv(4, 64, "fp");
+    SchedulerConfig config;
+    config.max_batch_tokens = 16;
+    config.shortest_prefill_first = shortest;
+    Scheduler s(config, &kv);
+    Request longer = MakeRequest(1, 100), shorter = MakeRequest(2, 10);
+    ASSERT_TRUE(s.Add(&longer));
+    SchedulerOutput out = s.Schedule();
+    ASSERT_EQ(out.seqs.size(), 1u);
+    EXPECT_EQ(out.seqs[0].num_new_tokens, 16);
+    CompleteStep(&s, out);
+    ASSERT_TRUE(s.Add(&shorter));
+    out = s.Schedule();
+    if (shortest) {
+      ASSERT_EQ(out.seqs.size(), 2u);
+      EXPECT_EQ(out.seqs[0].request, &shorter);
+      EXPECT_EQ(out.seqs[0].num_new_tokens, 10);
+      EXPECT_EQ(out.seqs[1].request, &longer);
+      EXPECT_EQ(out.seqs[1].num_new_tokens, 6);
+    } else {
+      ASSERT_EQ(out.seqs.size(), 1u);
+      EXPECT_EQ(out.seqs[0].request, &longer);
+      EXPECT_EQ(out.seqs[0].num_new_tokens, 16);
+    }
+    CompleteStep(&s, out);
+    // Either way both finish, and the short one's decode comes first.
+    for (int step = 0; step < 20 && longer.num_output_tokens() == 0; ++step) {
+      out = s.Schedule();
+      ASSERT_FALSE(out.empty());
+      if (shorter.num_pending_tokens() == 1) {
+        EXPECT_EQ(out.seqs[0].request, &shorter);
+      }
+      CompleteStep(&s, out);
+    }
+    EXPECT_EQ(longer.num_computed_tokens, 100);
+    EXPECT_GE(shorter.num_output_tokens(), 1);
+  }
+}
+
+// Preemption in shortest-first order never takes a request already given
+// tokens in the same step. Pool: 4 blocks of 4 tokens, 8 tokens per step.
+TEST(Scheduler, ShortestPrefillFirstPreemptsOnlyUnscheduledRequests) {
+  KvManager kv(4, 4, "fp");
+  SchedulerConfig config;
+  config.max_batch_tokens = 8;
+  config.watermark_blocks = 0;
+  config.shortest_prefill_first = true;
+  Scheduler s(config, &kv);
+  Request a = MakeRequest(1, 14), b = MakeRequest(2, 3);
+  ASSERT_TRUE(s.Add(&a));
+  SchedulerOutput out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 1u);  // a's first 8 tokens: 2 blocks
+  CompleteStep(&s, out);
+  ASSERT_TRUE(s.Add(&b));
+  // b (3 tokens, 1 block) goes first; a's next 5 tokens would need 2 more
+  // blocks with 1 free, and the only request a could take them from is b,
+  // already scheduled: a itself steps back.
+  out = s.Schedule();
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].request, &b);
+  EXPECT_EQ(out.seqs[0].num_new_tokens, 3);
+  ASSERT_EQ(out.preempted.size(), 1u);
+  EXPECT_EQ(out.preempted[0], &a);
+  EXPECT_EQ(a.state, RequestState::kWaiting);
+  CompleteStep(&s, out);
+  for (int step = 0; step < 40 && a.num_output_tokens() == 0; ++step) {
+    out = s.Schedule();
+    for (const Request* p : out.preempted) {
+      for (const ScheduledSeq& seq : out.seqs) EXPECT_NE(seq.request, p) << "step " << step;
+    }
+    CompleteStep(&s, out);
+    if (b.num_output_tokens() >= 2) s.Remove(&b);  // b finishes, a gets the pool
+  }
+  EXPECT_EQ(a.num_computed_tokens, 14);
+}
+
 }  // namespace
 }  // namespace tf
