@@ -14,7 +14,8 @@
              at the highest concurrency one core holds under the TPOT SLO
              alone, plus one 1,000-token prompt every 20 s; (a) two
              aggregated workers behind the router, (b) one prefill + one
-             decode worker. Use --model with the tinyllama-1.1b Q4_0 synth.
+             decode worker. --rounds N alternates (a) and (b) N times and
+             reports medians. Use --model with the tinyllama-1.1b Q4_0 synth.
 
 Usage: bench/cluster_bench.py [hit-rate|overhead|migration|disagg|all] [--tokenfab BIN]
        [--model GGUF] [--json OUT]
@@ -28,6 +29,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -356,28 +358,43 @@ def disagg(args, work):
         results["capacity_sweep"] = sweep
     finally:
         c.close()
-    for label, roles, extra in [("aggregated", ("both", "both"), []),
-                                ("disaggregated", ("prefill", "decode"),
-                                 ["--disagg-min-tokens", str(args.disagg_min_tokens)])]:
-        c = Cluster(args.tokenfab, args.model, work)
-        try:
-            for cpu, role in enumerate(roles):
-                # Short steps on the prefill core: a short prompt that arrives
-                # behind a long one waits one step, not a 512-token pass.
-                step = ["--max-batch-tokens", str(args.prefill_batch_tokens)] if role == "prefill" else []
-                c.add_worker(["--role", role, "--max-num-seqs", "32"] + step, cpu=cpu)
-            port = c.start_router("kv", extra)
-            r = run_chats(args, port, capacity, os.path.join(work, f"{label}.json"), 700, args.disagg_duration, 20)
-            r["paths"] = {p: metric(get_body(port, "/metrics"), f'tokenfab_router_requests_total{{path="{p}"}}')
-                          for p in ("disaggregated", "local_prefill", "fallback")}
-            results[label] = r
-            print(f"disagg {label}: " + json.dumps(r), flush=True)
-        finally:
-            c.close()
-    a, b = results["aggregated"], results["disaggregated"]
+    configs = [("aggregated", ("both", "both"), []),
+               ("disaggregated", ("prefill", "decode"), ["--disagg-min-tokens", str(args.disagg_min_tokens)])]
+    # Rounds alternate (a) and (b) so drift in the machine's speed hits both.
+    rounds = {label: [] for label, _, _ in configs}
+    for k in range(args.rounds):
+        for label, roles, extra in configs:
+            r = run_config(args, work, capacity, roles, extra, f"{label}{k}", 700 + k)
+            rounds[label].append(r)
+            print(f"disagg round {k + 1}/{args.rounds} {label}: " + json.dumps(r), flush=True)
+    for label, runs in rounds.items():
+        med = {key: statistics.median(r[key] for r in runs) for key in runs[0] if key not in ("paths", "long_ttft_ms")}
+        med["long_ttft_ms"] = [t for r in runs for t in r["long_ttft_ms"]]
+        med["paths"] = [r["paths"] for r in runs]
+        results[label] = {"median": med, "rounds": runs}
+    a, b = results["aggregated"]["median"], results["disaggregated"]["median"]
     results["tpot_p99_ratio"] = a["tpot_p99_ms"] / b["tpot_p99_ms"] if b["tpot_p99_ms"] > 0 else float("nan")
     results["goodput_ratio"] = b["goodput_req_s"] / a["goodput_req_s"] if a["goodput_req_s"] > 0 else float("nan")
     return results
+
+
+def run_config(args, work, capacity, roles, extra, label, seed):
+    c = Cluster(args.tokenfab, args.model, work)
+    try:
+        for cpu, role in enumerate(roles):
+            flags = ["--role", role, "--max-num-seqs", "32"]
+            if role == "prefill" and args.prefill_batch_tokens > 0:
+                flags += ["--max-batch-tokens", str(args.prefill_batch_tokens)]
+            if role == "decode" and args.decode_prefill_chunk >= 0:
+                flags += ["--prefill-chunk-beside-decodes", str(args.decode_prefill_chunk)]
+            c.add_worker(flags, cpu=cpu)
+        port = c.start_router("kv", extra)
+        r = run_chats(args, port, capacity, os.path.join(work, f"{label}.json"), seed, args.disagg_duration, 20)
+        r["paths"] = {p: metric(get_body(port, "/metrics"), f'tokenfab_router_requests_total{{path="{p}"}}')
+                      for p in ("disaggregated", "local_prefill", "fallback")}
+        return r
+    finally:
+        c.close()
 
 
 def metric(text, name):
@@ -399,9 +416,12 @@ def main():
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--slo-tpot-ms", type=float, default=150)
     ap.add_argument("--disagg-duration", type=float, default=60)
-    ap.add_argument("--disagg-min-tokens", type=int, default=64)
-    ap.add_argument("--prefill-batch-tokens", type=int, default=128,
-                    help="disagg: --max-batch-tokens of the prefill worker")
+    ap.add_argument("--disagg-min-tokens", type=int, default=256)
+    ap.add_argument("--prefill-batch-tokens", type=int, default=0,
+                    help="disagg: --max-batch-tokens of the prefill worker (0: the server's default)")
+    ap.add_argument("--decode-prefill-chunk", type=int, default=-1,
+                    help="disagg: --prefill-chunk-beside-decodes of the decode worker (-1: the server's default)")
+    ap.add_argument("--rounds", type=int, default=3, help="disagg: alternating rounds of (a) and (b); medians reported")
     ap.add_argument("--capacity", type=int, default=0, help="disagg: concurrency to use (0: find it)")
     ap.add_argument("--json")
     args = ap.parse_args()

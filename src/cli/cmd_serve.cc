@@ -54,6 +54,7 @@ struct ServeOptions {
   bool no_prefix_cache = false;
   bool no_shared_prefix_wait = false;
   std::string prefill_order = "auto";  // auto: shortest with --role prefill, else oldest
+  int64_t prefill_chunk_beside_decodes = -1;  // -1: 8 with --role decode, else no cap
   std::string kv_store_dir;
   double kv_store_gib = 0;
   // Cluster membership (cluster/): registry, KV events, internal routes.
@@ -163,6 +164,8 @@ StatusOr<std::unique_ptr<ServingState>> LoadServing(const ServeOptions& o, const
   config.sched.wait_for_shared_prefix = !o.no_shared_prefix_wait;
   config.sched.shortest_prefill_first =
       o.prefill_order == "shortest" || (o.prefill_order == "auto" && o.role == "prefill");
+  config.sched.max_prefill_tokens_beside_decodes =
+      o.prefill_chunk_beside_decodes >= 0 ? o.prefill_chunk_beside_decodes : (o.role == "decode" ? 8 : 0);
   config.kv_store_dir = o.kv_store_dir;
   if (!o.kv_store_dir.empty()) {
     config.kv_store_gib = o.kv_store_gib > 0 ? o.kv_store_gib : DefaultStoreGib(o.kv_store_dir);
@@ -380,6 +383,10 @@ CommandFn RegisterServeCommand(CLI::App* app, const GlobalOptions* global) {
                   "Which prompt a step computes first: oldest, shortest (remaining tokens, waiting prompts included) "
                   "or auto (default: shortest with --role prefill, oldest otherwise); decodes always come first")
       ->check(CLI::IsMember({"auto", "oldest", "shortest"}));
+  cmd->add_option("--prefill-chunk-beside-decodes", o->prefill_chunk_beside_decodes,
+                  "Prompt tokens a step may compute while requests are decoding, so their next token is not "
+                  "stalled by a long prompt (0: only --max-batch-tokens; default 8 with --role decode, else 0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--kv-store", o->kv_store_dir,
                   "Directory of a persistent KV block store, shared with other tokenfab processes (must not be "
                   "writable by other users)");

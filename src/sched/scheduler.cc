@@ -45,7 +45,8 @@ void Scheduler::Preempt(Request* r, SchedulerOutput* out) {
 }
 
 bool Scheduler::ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out) {
-  const int64_t n = std::min(r->num_pending_tokens(), budget);
+  const bool prompt = r->num_pending_tokens() > 1;  // a decode has exactly one
+  const int64_t n = std::min(r->num_pending_tokens(), prompt ? std::min(budget, prefill_left_) : budget);
   if (n <= 0) return true;
   while (!kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
     Request* victim = PickVictim(r, *out);
@@ -54,6 +55,7 @@ bool Scheduler::ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out
   }
   out->seqs.push_back({r, n, {}});
   out->num_tokens += n;
+  if (prompt) prefill_left_ -= n;
   return true;
 }
 
@@ -173,7 +175,9 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
       return Admission::kLoading;
     }
   }
-  const int64_t n = std::min(r->num_pending_tokens(), *budget);
+  const bool prompt = r->num_pending_tokens() > 1;
+  const int64_t n = std::min(r->num_pending_tokens(), prompt ? std::min(*budget, prefill_left_) : *budget);
+  if (n <= 0) return give_back(Admission::kNoRoom);
   // Admission leaves a reserve so the running requests can keep growing.
   const int64_t needed = kv_->BlocksNeeded(r->seq_id, r->num_computed_tokens + n) + config_.watermark_blocks;
   if (needed > kv_->pool().num_free_blocks() || !kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
@@ -188,6 +192,7 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
   out->seqs.push_back({r, n, {}});
   out->num_tokens += n;
   *budget -= n;
+  if (prompt) prefill_left_ -= n;
   return Admission::kAdmitted;
 }
 
@@ -246,6 +251,11 @@ void Scheduler::ScheduleShortestFirst(int64_t* budget, SchedulerOutput* out) {
 SchedulerOutput Scheduler::Schedule() {
   SchedulerOutput out;
   int64_t budget = config_.max_batch_tokens;
+  prefill_left_ = INT64_MAX;
+  if (config_.max_prefill_tokens_beside_decodes > 0 &&
+      std::any_of(running_.begin(), running_.end(), [](const Request* r) { return r->num_output_tokens() > 0; })) {
+    prefill_left_ = config_.max_prefill_tokens_beside_decodes;
+  }
   if (config_.shortest_prefill_first) {
     ScheduleShortestFirst(&budget, &out);
   } else {

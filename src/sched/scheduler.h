@@ -41,6 +41,12 @@ struct SchedulerConfig {
   // whole prefill. Decodes (one pending token) always come first. This is
   // what a prefill-only worker wants; an aggregated one keeps arrival order.
   bool shortest_prefill_first = false;
+  // Prompt tokens a step computes while any request is decoding (0: no cap
+  // beyond max_batch_tokens). A decode step shares its pass with at most this
+  // many prompt tokens, so a prompt computed beside running decodes stretches
+  // over several short steps instead of stalling their next token: what a
+  // decode worker wants for the short prompts it prefills itself.
+  int64_t max_prefill_tokens_beside_decodes = 0;
 };
 
 struct ScheduledSeq {
@@ -143,6 +149,7 @@ class Scheduler {
 
   SchedulerConfig config_;
   KvManager* kv_;
+  int64_t prefill_left_ = 0;  // prompt tokens the step being scheduled may still take
   TierLookup in_store_;
   std::vector<Request*> running_;  // admission order, oldest first
   std::deque<Request*> waiting_;   // preempted requests go to the front

@@ -315,5 +315,43 @@ TEST(Scheduler, ShortestPrefillFirstPreemptsOnlyUnscheduledRequests) {
   EXPECT_EQ(a.num_computed_tokens, 14);
 }
 
+// With requests decoding, a step takes at most the cap of prompt tokens, on
+// running and newly admitted prompts together; with none decoding, a prompt
+// gets the whole budget.
+TEST(Scheduler, CapsPromptTokensBesideDecodes) {
+  for (const bool shortest : {false, true}) {
+    KvManager kv(4, 64, "fp");
+    SchedulerConfig config;
+    config.max_batch_tokens = 32;
+    config.max_prefill_tokens_beside_decodes = 4;
+    config.shortest_prefill_first = shortest;
+    Scheduler s(config, &kv);
+    Request a = MakeRequest(1, 20), b = MakeRequest(2, 30), c = MakeRequest(3, 20);
+    ASSERT_TRUE(s.Add(&a));
+    SchedulerOutput out = s.Schedule();
+    ASSERT_EQ(out.seqs.size(), 1u);
+    EXPECT_EQ(out.seqs[0].num_new_tokens, 20);  // nothing decodes yet: no cap
+    CompleteStep(&s, out);
+    ASSERT_TRUE(s.Add(&b));
+    ASSERT_TRUE(s.Add(&c));
+    for (int step = 0; step < 3; ++step) {
+      out = s.Schedule();
+      int64_t prompt_tokens = 0;
+      bool decoded = false;
+      for (const ScheduledSeq& seq : out.seqs) {
+        if (seq.request == &a) decoded = seq.num_new_tokens == 1;
+        if (seq.request != &a) prompt_tokens += seq.num_new_tokens;
+      }
+      EXPECT_TRUE(decoded) << "step " << step;
+      EXPECT_EQ(prompt_tokens, 4) << "step " << step;
+      CompleteStep(&s, out);
+    }
+    // Alone, the rest of the prompts get the whole budget again.
+    s.Remove(&a);
+    out = s.Schedule();
+    EXPECT_EQ(out.num_tokens, 32);
+  }
+}
+
 }  // namespace
 }  // namespace tf
