@@ -359,7 +359,8 @@ def disagg(args, work):
     finally:
         c.close()
     configs = [("aggregated", ("both", "both"), []),
-               ("disaggregated", ("prefill", "decode"), ["--disagg-min-tokens", str(args.disagg_min_tokens)])]
+               ("disaggregated", ("prefill", "decode"),
+                ["--disagg-min-tokens", str(args.disagg_min_tokens), "--max-prefill-queue", str(args.max_prefill_queue)])]
     # Rounds alternate (a) and (b) so drift in the machine's speed hits both.
     rounds = {label: [] for label, _, _ in configs}
     for k in range(args.rounds):
@@ -417,6 +418,7 @@ def main():
     ap.add_argument("--slo-tpot-ms", type=float, default=150)
     ap.add_argument("--disagg-duration", type=float, default=60)
     ap.add_argument("--disagg-min-tokens", type=int, default=256)
+    ap.add_argument("--max-prefill-queue", type=int, default=8)
     ap.add_argument("--prefill-batch-tokens", type=int, default=0,
                     help="disagg: --max-batch-tokens of the prefill worker (0: the server's default)")
     ap.add_argument("--decode-prefill-chunk", type=int, default=-1,
