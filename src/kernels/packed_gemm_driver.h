@@ -15,6 +15,17 @@
 //                            float* y);  // rows of a then b: y[0..2 * kGroupRows); only with kDecodePairs
 //   };
 //
+// and optionally, with kPairTileTokens > 0 (two groups per pass for every
+// token count, e.g. 16 rows in one 512-bit register):
+//
+//     template <int T> static void PairTile(int64_t n_blocks, const Block* a, const Block* b,
+//                                           const BlockQ8S* const* x, float* y, int64_t y_stride);
+//                                           // T = 1..kPairTileTokens; rows of a then b
+//
+// A pair tile must give each row exactly what Tile gives it: which groups
+// go in pairs depends on how a call's rows are chunked, and a token's result
+// must not depend on that.
+//
 // (KernelShape below supplies the constants.)
 //
 // Everything here is a template over that type, and each ISA defines its
@@ -34,12 +45,13 @@ namespace tf::packed_gemm {
 // The layout and tile constants of a kernel-traits type (constants only,
 // so sharing it across ISAs shares no code): one packed block type over
 // kPackRows-row groups, kTokens tokens per tile, pair decode or not.
-template <typename BlockT, bool kPairs, int kTokens = 4>
+template <typename BlockT, bool kPairs, int kTokens = 4, int kPairTokens = 0>
 struct KernelShape {
   using Block = BlockT;
   static constexpr int kGroupRows = kPackRows;
   static constexpr int kTileTokens = kTokens;
   static constexpr bool kDecodePairs = kPairs;
+  static constexpr int kPairTileTokens = kPairTokens;
 };
 
 // Kernel::Tile<count> for a pass of `count` tokens (1..T).
@@ -50,6 +62,19 @@ inline void RunTile(int count, int64_t n_blocks, const typename Kernel::Block* w
     Kernel::template Tile<T>(n_blocks, w, x, y, y_stride);
   } else if constexpr (T > 1) {
     RunTile<Kernel, T - 1>(count, n_blocks, w, x, y, y_stride);
+  }
+}
+
+// Kernel::PairTile<count> for a pass of `count` tokens (1..T) over two groups.
+template <typename Kernel, int T = Kernel::kPairTileTokens>
+inline void RunPairTile(int count, int64_t n_blocks, const typename Kernel::Block* a, const typename Kernel::Block* b,
+                        const BlockQ8S* const* x, float* y, int64_t y_stride) {
+  if constexpr (T > 0) {
+    if (count == T) {
+      Kernel::template PairTile<T>(n_blocks, a, b, x, y, y_stride);
+    } else {
+      RunPairTile<Kernel, T - 1>(count, n_blocks, a, b, x, y, y_stride);
+    }
   }
 }
 
@@ -80,8 +105,20 @@ void Gemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, siz
     Decode<Kernel>(n_blocks, groups, n_groups, reinterpret_cast<const BlockQ8S*>(act), y, y_stride);
     return;
   }
+  int64_t g = 0;
+  if constexpr (Kernel::kPairTileTokens > 0) {
+    const BlockQ8S* x[Kernel::kPairTileTokens];
+    for (; g + 2 <= n_groups; g += 2) {
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += Kernel::kPairTileTokens) {
+        const int count = static_cast<int>(std::min<int64_t>(Kernel::kPairTileTokens, n_tokens - t0));
+        for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
+        RunPairTile<Kernel>(count, n_blocks, groups + g * n_blocks, groups + (g + 1) * n_blocks, x,
+                            y + t0 * y_stride + g * Kernel::kGroupRows, y_stride);
+      }
+    }
+  }
   const BlockQ8S* x[Kernel::kTileTokens];
-  for (int64_t g = 0; g < n_groups; ++g) {
+  for (; g < n_groups; ++g) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += Kernel::kTileTokens) {
       const int count = static_cast<int>(std::min<int64_t>(Kernel::kTileTokens, n_tokens - t0));
       for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);

@@ -111,7 +111,7 @@ TEST_P(PackedGemmTest, MatchesReferenceDotOfUnpackedRows) {
     ASSERT_NE(gemm, nullptr) << DTypeName(type);
     const VecDotFn ref_dot = type == DType::kQ4_0 ? reference::DotQ4_0 : reference::DotQ8_0;
     for (int64_t k : {32, 96, 2048}) {
-      for (int64_t n_tokens : {1, 2, 3, 4, 5, 9}) {
+      for (int64_t n_tokens : {1, 2, 3, 4, 5, 7, 8, 9, 17}) {
         const int64_t rows = 24;
         const std::vector<uint8_t> w = RandomMatrix(type, k, rows, static_cast<uint32_t>(k + n_tokens));
         std::vector<uint8_t> packed(w.size());
@@ -136,6 +136,49 @@ TEST_P(PackedGemmTest, MatchesReferenceDotOfUnpackedRows) {
           }
           for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -3.0f);
         }
+      }
+    }
+  }
+}
+
+// A row's result for a token is bit for bit the same however the call is
+// cut: the token alone (decode) or in a tile with others, the row's group
+// paired with a neighbour or alone (chunking decides which), so a prompt
+// chunked one way gives the same logits as another and as decode steps.
+TEST_P(PackedGemmTest, ResultDoesNotDependOnTokenCountOrGrouping) {
+  const KernelTable& kernels = *GetParam().table;
+  for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
+    const PackedGemmFn gemm = kernels.PackedGemm(type);
+    ASSERT_NE(gemm, nullptr) << DTypeName(type);
+    const int64_t k = 256, rows = 40, n_tokens = 11, n_groups = rows / 8;
+    const std::vector<uint8_t> w = RandomMatrix(type, k, rows, 99);
+    std::vector<uint8_t> packed(w.size());
+    PackRows(type, w.data(), k, rows, packed.data());
+    const size_t group_bytes = w.size() / n_groups;
+    const std::vector<float> x = RandomFloats(k * n_tokens, 5);
+    const size_t act_stride = (k / 32) * sizeof(BlockQ8S);
+    std::vector<BlockQ8S> act(k / 32 * n_tokens);
+    for (int64_t t = 0; t < n_tokens; ++t) kernels.Quantizer(ActFormat::kQ8S)(x.data() + t * k, act.data() + t * (k / 32), k);
+    const auto* act_bytes = reinterpret_cast<const uint8_t*>(act.data());
+    std::vector<float> all(n_tokens * rows);
+    gemm(k, packed.data(), n_groups, act_bytes, act_stride, n_tokens, all.data(), rows);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      std::vector<float> one(rows);
+      gemm(k, packed.data(), n_groups, act_bytes + t * act_stride, act_stride, 1, one.data(), rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(one[r], all[t * rows + r]) << DTypeName(type) << " alone: t=" << t << " r=" << r;
+      }
+    }
+    // Groups one at a time, then starting at an odd group (pairs shift by one).
+    for (const int64_t first : {int64_t{0}, int64_t{1}}) {
+      std::vector<float> part(n_tokens * rows, 0.0f);
+      if (first == 1) gemm(k, packed.data(), 1, act_bytes, act_stride, n_tokens, part.data(), rows);
+      for (int64_t g = first; g < n_groups; g += first == 0 ? 1 : n_groups) {
+        const int64_t count = first == 0 ? 1 : n_groups - first;
+        gemm(k, packed.data() + g * group_bytes, count, act_bytes, act_stride, n_tokens, part.data() + g * 8, rows);
+      }
+      for (int64_t i = 0; i < n_tokens * rows; ++i) {
+        ASSERT_EQ(part[i], all[i]) << DTypeName(type) << " grouping from " << first << ": i=" << i;
       }
     }
   }
