@@ -44,18 +44,26 @@ void Scheduler::Preempt(Request* r, SchedulerOutput* out) {
   out->preempted.push_back(r);
 }
 
+int64_t Scheduler::StepTokens(const Request& r, int64_t budget) const {
+  const bool prompt = r.num_pending_tokens() > 1;  // a decode has exactly one
+  return std::min(r.num_pending_tokens(), prompt ? std::min(budget, prefill_left_) : budget);
+}
+
+void Scheduler::AddToStep(Request* r, int64_t n, SchedulerOutput* out) {
+  if (r->num_pending_tokens() > 1) prefill_left_ -= n;
+  out->seqs.push_back({r, n, {}});
+  out->num_tokens += n;
+}
+
 bool Scheduler::ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out) {
-  const bool prompt = r->num_pending_tokens() > 1;  // a decode has exactly one
-  const int64_t n = std::min(r->num_pending_tokens(), prompt ? std::min(budget, prefill_left_) : budget);
+  const int64_t n = StepTokens(*r, budget);
   if (n <= 0) return true;
   while (!kv_->Reserve(r->seq_id, r->num_computed_tokens + n)) {
     Request* victim = PickVictim(r, *out);
     Preempt(victim, out);
     if (victim == r) return false;
   }
-  out->seqs.push_back({r, n, {}});
-  out->num_tokens += n;
-  if (prompt) prefill_left_ -= n;
+  AddToStep(r, n, out);
   return true;
 }
 
@@ -175,8 +183,7 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
       return Admission::kLoading;
     }
   }
-  const bool prompt = r->num_pending_tokens() > 1;
-  const int64_t n = std::min(r->num_pending_tokens(), prompt ? std::min(*budget, prefill_left_) : *budget);
+  const int64_t n = StepTokens(*r, *budget);
   if (n <= 0) return give_back(Admission::kNoRoom);
   // Admission leaves a reserve so the running requests can keep growing.
   const int64_t needed = kv_->BlocksNeeded(r->seq_id, r->num_computed_tokens + n) + config_.watermark_blocks;
@@ -189,10 +196,8 @@ Scheduler::Admission Scheduler::TryAdmit(Request* r, int64_t* budget, SchedulerO
   if (r->num_preemptions == 0) r->num_cached_prompt_tokens = std::min(cached, r->num_prompt_tokens);
   r->state = RequestState::kRunning;
   running_.push_back(r);
-  out->seqs.push_back({r, n, {}});
-  out->num_tokens += n;
+  AddToStep(r, n, out);
   *budget -= n;
-  if (prompt) prefill_left_ -= n;
   return Admission::kAdmitted;
 }
 

@@ -130,6 +130,11 @@ class Scheduler {
   enum class LoadStart { kNothingStored, kNoRoom, kStarted };
   // Gives `r` up to `budget` tokens, preempting newer requests for blocks.
   // Returns false when `r` itself had to be preempted.
+  // Tokens of r the step can take from `budget`: its pending tokens, a
+  // prompt's also bounded by what the step may still compute of prompts.
+  int64_t StepTokens(const Request& r, int64_t budget) const;
+  // Puts n tokens of r into the step (before they are computed).
+  void AddToStep(Request* r, int64_t n, SchedulerOutput* out);
   bool ScheduleRunning(Request* r, int64_t budget, SchedulerOutput* out);
   void ScheduleWaiting(int64_t* budget, SchedulerOutput* out);
   void ScheduleOldestFirst(int64_t* budget, SchedulerOutput* out);

@@ -15,7 +15,6 @@
 // one rounding of the fused multiply-subtract.
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/avx512/avx512_intrinsics.h"
 #include "kernels/packed_gemm_driver.h"
@@ -39,45 +38,81 @@ inline __m512i Broadcast4x16(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// Rows of group a in the low half, b in the high half.
-inline __m512i LoadPair(const uint8_t* a, const uint8_t* b) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a))),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
-}
-
-inline __m512 ScalesPair(const uint16_t* a, const uint16_t* b) {
-  const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
-                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
-  return _mm512_cvtph_ps(h);
-}
-
-// 256-bit and 512-bit spellings of the operations of BlockStep.
+// 256-bit and 512-bit spellings of what a tile does. A 256-bit register
+// holds one group's 8 rows (`b` is ignored); a 512-bit one holds group a's
+// rows in its low half and b's in its high half.
 struct Ops256 {
   using F = __m256;
   using I = __m256i;
+  static I Load(const void* a, const void*) { return _mm256_loadu_si256(static_cast<const __m256i*>(a)); }
+  static F Scales(const uint16_t* a, const uint16_t*) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)));
+  }
+  static I Bytes(uint8_t v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+  static I And(I a, I b) { return _mm256_and_si256(a, b); }
+  static I Xor(I a, I b) { return _mm256_xor_si256(a, b); }
+  static I Shift4(I a) { return _mm256_srli_epi16(a, 4); }
   static I Broadcast(const int8_t* p) { return Broadcast4(p); }
   static I Dp(I acc, I a, I b) { return _mm256_dpbusd_epi32(acc, a, b); }
   static F Cvt(I a, I b) { return _mm256_cvtepi32_ps(_mm256_add_epi32(a, b)); }
   static F Fms(F a, F b, F c) { return _mm256_fmsub_ps(a, b, c); }
   static F Fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F Set(float v) { return _mm256_set1_ps(v); }
+  static F Zero() { return _mm256_setzero_ps(); }
+  static void Store(float* y, F v) { _mm256_storeu_ps(y, v); }
 };
 struct Ops512 {
   using F = __m512;
   using I = __m512i;
+  static I Load(const void* a, const void* b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(a))),
+                              _mm256_loadu_si256(static_cast<const __m256i*>(b)), 1);
+  }
+  static F Scales(const uint16_t* a, const uint16_t* b) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
+  }
+  static I Bytes(uint8_t v) { return _mm512_set1_epi8(static_cast<char>(v)); }
+  static I And(I a, I b) { return _mm512_and_si512(a, b); }
+  static I Xor(I a, I b) { return _mm512_xor_si512(a, b); }
+  static I Shift4(I a) { return _mm512_srli_epi16(a, 4); }
   static I Broadcast(const int8_t* p) { return Broadcast4x16(p); }
   static I Dp(I acc, I a, I b) { return _mm512_dpbusd_epi32(acc, a, b); }
   static F Cvt(I a, I b) { return _mm512_cvtepi32_ps(_mm512_add_epi32(a, b)); }
   static F Fms(F a, F b, F c) { return _mm512_fmsub_ps(a, b, c); }
   static F Fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F Set(float v) { return _mm512_set1_ps(v); }
+  static F Zero() { return _mm512_setzero_ps(); }
+  static void Store(float* y, F v) { _mm512_storeu_ps(y, v); }
 };
+
+// The 8 weight registers of one block: Q4_0's low nibbles (weights 4j..4j+3
+// of every row) then high nibbles (16 + 4j..), Q8_0's bytes + 128.
+template <typename Ops>
+inline void Unpack(const BlockQ4_0x8& a, const BlockQ4_0x8& b, typename Ops::I* q) {
+  const typename Ops::I mask = Ops::Bytes(0x0F);
+  for (int j = 0; j < 4; ++j) {
+    const typename Ops::I raw = Ops::Load(a.qs + 32 * j, b.qs + 32 * j);
+    q[j] = Ops::And(raw, mask);
+    q[j + 4] = Ops::And(Ops::Shift4(raw), mask);
+  }
+}
+template <typename Ops>
+inline void Unpack(const BlockQ8_0x8& a, const BlockQ8_0x8& b, typename Ops::I* q) {
+  const typename Ops::I bias = Ops::Bytes(0x80);
+  for (int g = 0; g < 8; ++g) q[g] = Ops::Xor(Ops::Load(a.qs + 32 * g, b.qs + 32 * g), bias);
+}
+
+// What comes off each block's dot product, in units of the activation's
+// d_sum8: Q4_0's "- 8", and the "+ 128" of the biased Q8_0 weights.
+inline constexpr float ExcessScale(const BlockQ4_0x8*) { return 1.0f; }
+inline constexpr float ExcessScale(const BlockQ8_0x8*) { return 16.0f; }
 
 // The per-token step every tile shares, the same per row at either width:
 // sum of q[g] . x[4g..4g+4) over the 8 weight registers of a block in two
 // chains (halving vpdpbusd's latency on the critical path), then
-// acc += dw * (dot * d - excess). Q4_0's "- 8" is excess = d_sum8; Q8_0's
-// "+ 128" is 16 * d_sum8.
+// acc += dw * (dot * d - excess * d_sum8).
 template <typename Ops>
 inline typename Ops::F BlockStep(const typename Ops::I* q, const BlockQ8S& xb, float excess_scale,
                                  typename Ops::F dw, typename Ops::F acc) {
@@ -92,77 +127,21 @@ inline typename Ops::F BlockStep(const typename Ops::I* q, const BlockQ8S& xb, f
   return Ops::Fma(dw, v, acc);
 }
 
-// The 8 weight registers of one block: Q4_0's low nibbles (weights 4j..4j+3
-// of every row) then high nibbles (16 + 4j..), Q8_0's bytes + 128.
-inline void UnpackQ4(const BlockQ4_0x8& w, __m256i* q) {
-  const __m256i mask = _mm256_set1_epi8(0x0F);
-  for (int j = 0; j < 4; ++j) {
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * j));
-    q[j] = _mm256_and_si256(raw, mask);
-    q[j + 4] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-  }
-}
-inline void UnpackQ4(const BlockQ4_0x8& a, const BlockQ4_0x8& b, __m512i* q) {
-  const __m512i mask = _mm512_set1_epi8(0x0F);
-  for (int j = 0; j < 4; ++j) {
-    const __m512i raw = LoadPair(a.qs + 32 * j, b.qs + 32 * j);
-    q[j] = _mm512_and_si512(raw, mask);
-    q[j + 4] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), mask);
-  }
-}
-inline void UnpackQ8(const BlockQ8_0x8& w, __m256i* q) {
-  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int g = 0; g < 8; ++g) {
-    q[g] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * g)), bias);
-  }
-}
-inline void UnpackQ8(const BlockQ8_0x8& a, const BlockQ8_0x8& b, __m512i* q) {
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (int g = 0; g < 8; ++g) {
-    q[g] = _mm512_xor_si512(LoadPair(reinterpret_cast<const uint8_t*>(a.qs + 32 * g),
-                                     reinterpret_cast<const uint8_t*>(b.qs + 32 * g)),
-                            bias);
-  }
-}
-
-constexpr float kQ4Excess = 1.0f;   // the "- 8" of Q4_0
-constexpr float kQ8Excess = 16.0f;  // the "+ 128" of the biased Q8_0 weights
-
-template <typename Block, int T>
-void GroupTile(int64_t n_blocks, const Block* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
-  constexpr float excess = std::is_same_v<Block, BlockQ4_0x8> ? kQ4Excess : kQ8Excess;
-  __m256 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
-    __m256i q[8];
-    if constexpr (std::is_same_v<Block, BlockQ4_0x8>) {
-      UnpackQ4(w[b], q);
-    } else {
-      UnpackQ8(w[b], q);
-    }
-    for (int t = 0; t < T; ++t) acc[t] = BlockStep<Ops256>(q, x[t][b], excess, dw, acc[t]);
-  }
-  for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
-}
-
-template <typename Block, int T>
-void GroupPairTile(int64_t n_blocks, const Block* wa, const Block* wb, const BlockQ8S* const* x, float* y,
+// T tokens against one group (Ops256: wb unused) or two (Ops512), one
+// unpacking of each block for all of them; y[t * y_stride + row].
+template <typename Ops, typename Block, int T>
+void TileBody(int64_t n_blocks, const Block* wa, const Block* wb, const BlockQ8S* const* x, float* y,
               int64_t y_stride) {
-  constexpr float excess = std::is_same_v<Block, BlockQ4_0x8> ? kQ4Excess : kQ8Excess;
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  constexpr float excess = ExcessScale(static_cast<const Block*>(nullptr));
+  typename Ops::F acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = Ops::Zero();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const __m512 dw = ScalesPair(wa[b].d, wb[b].d);
-    __m512i q[8];
-    if constexpr (std::is_same_v<Block, BlockQ4_0x8>) {
-      UnpackQ4(wa[b], wb[b], q);
-    } else {
-      UnpackQ8(wa[b], wb[b], q);
-    }
-    for (int t = 0; t < T; ++t) acc[t] = BlockStep<Ops512>(q, x[t][b], excess, dw, acc[t]);
+    const typename Ops::F dw = Ops::Scales(wa[b].d, wb[b].d);
+    typename Ops::I q[8];
+    Unpack<Ops>(wa[b], wb[b], q);
+    for (int t = 0; t < T; ++t) acc[t] = BlockStep<Ops>(q, x[t][b], excess, dw, acc[t]);
   }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
+  for (int t = 0; t < T; ++t) Ops::Store(y + t * y_stride, acc[t]);
 }
 
 // The kernel traits the shared driver (kernels/packed_gemm_driver.h) runs:
@@ -175,11 +154,11 @@ struct PackedKernel : packed_gemm::KernelShape<BlockT, /*kPairs=*/false, kTile, 
   using Block = BlockT;
   template <int T>
   static void Tile(int64_t nb, const Block* w, const BlockQ8S* const* x, float* y, int64_t s) {
-    GroupTile<Block, T>(nb, w, x, y, s);
+    TileBody<Ops256, Block, T>(nb, w, w, x, y, s);
   }
   template <int T>
   static void PairTile(int64_t nb, const Block* a, const Block* b, const BlockQ8S* const* x, float* y, int64_t s) {
-    GroupPairTile<Block, T>(nb, a, b, x, y, s);
+    TileBody<Ops512, Block, T>(nb, a, b, x, y, s);
   }
 };
 using Q4Kernel = PackedKernel<BlockQ4_0x8>;
