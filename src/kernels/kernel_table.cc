@@ -82,6 +82,7 @@ std::vector<std::string> KernelOverrides(const KernelTable& t, const KernelTable
   helper("sgemm", t.sgemm != base.sgemm);
   helper("sgemm_nt", t.sgemm_nt != base.sgemm_nt);
   helper("exp_sum", t.exp_sum != base.exp_sum);
+  helper("silu_mul", t.silu_mul != base.silu_mul);
   return out;
 }
 

@@ -79,6 +79,8 @@ struct KernelTable {
                    float* c, int64_t ldc) = nullptr;
   // x[i] = exp(x[i] - shift) (every x[i] <= shift); returns the sum.
   float (*exp_sum)(float* x, int64_t n, float shift) = nullptr;
+  // out[i] = silu(gate[i]) * up[i]: the gated feed-forward's activation.
+  void (*silu_mul)(const float* gate, const float* up, int64_t n, float* out) = nullptr;
 
   const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
   bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }

@@ -230,7 +230,7 @@ void MatMulSiluGateMany(const KernelTable& kernels, std::span<const GatedJob> jo
       ComputeRows(gates[c.job], c.r0, c.r1, t0, t1, g, width);
       ComputeRows(ups[c.job], c.r0, c.r1, t0, t1, u, width);
       for (int64_t t = t0; t < t1; ++t) {
-        SiluMul(g + (t - t0) * width, u + (t - t0) * width, width, job.out + t * job.out_stride + c.r0);
+        kernels.silu_mul(g + (t - t0) * width, u + (t - t0) * width, width, job.out + t * job.out_stride + c.r0);
       }
     }
   });

@@ -12,6 +12,7 @@ namespace tf {
 void RmsNorm(const float* x, const float* weight, float eps, int64_t rows, int64_t n, float* out);
 
 // out[i] = silu(gate[i]) * up[i]; silu(g) = g / (1 + e^-g). In place allowed.
+// The scalar reference of KernelTable::silu_mul, which the engine calls.
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 
 // y[i] += x[i]

@@ -102,18 +102,28 @@ TEST(RouterProcess, ServesTheOpenAiSurfaceAndRoutesRepeatsToTheirCachedPrefix) {
 
 // Kills the worker streaming a request after `cut` text events; the stream
 // must go on to the same text as an uninterrupted run.
+// Under CPU load the worker can finish all its tokens before this client
+// has read `cut` of them (they wait in socket buffers), so nobody is busy
+// at the cut; such a run is repeated (it must still match the reference),
+// up to a few times.
 void ExpectStreamSurvivesKill(Cluster& c, const Json& body, int64_t cut) {
   const StreamResult reference = StreamCompletion(c.router_port(), body);
   ASSERT_EQ(reference.status, 200);
   ASSERT_TRUE(reference.error.empty()) << reference.error;
   int killed = -1;
-  const StreamResult moved = StreamCompletion(c.router_port(), body, [&](int64_t n) {
-    if (n == cut && killed < 0) {
-      killed = c.BusyWorker();
-      if (killed >= 0) c.worker(killed).process->Kill(SIGKILL);
+  StreamResult moved;
+  for (int attempt = 0; attempt < 4 && killed < 0; ++attempt) {
+    moved = StreamCompletion(c.router_port(), body, [&](int64_t n) {
+      if (n == cut && killed < 0) {
+        killed = c.BusyWorker();
+        if (killed >= 0) c.worker(killed).process->Kill(SIGKILL);
+      }
+    });
+    if (killed < 0) {
+      EXPECT_EQ(moved.text, reference.text) << "unkilled run, cut " << cut;
     }
-  });
-  ASSERT_GE(killed, 0) << "no worker was busy at event " << cut;
+  }
+  ASSERT_GE(killed, 0) << "no worker was busy at event " << cut << " in 4 runs";
   EXPECT_TRUE(moved.error.empty()) << moved.error << c.Logs();
   EXPECT_EQ(moved.text, reference.text) << "cut at " << cut;
   EXPECT_EQ(moved.usage["completion_tokens"], body["max_tokens"]);

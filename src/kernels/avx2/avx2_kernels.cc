@@ -21,6 +21,7 @@ void FillAvx2Kernels(KernelTable* t) {
   t->sgemm = avx2::Sgemm;
   t->sgemm_nt = avx2::SgemmNT;
   t->exp_sum = avx2::ExpSum;
+  t->silu_mul = avx2::SiluMul;
   t->dot_f32 = avx2::DotF32Plain;
   t->axpy_f32 = avx2::AxpyF32;
   t->dot_f32_bf16 = avx2::DotF32Bf16;

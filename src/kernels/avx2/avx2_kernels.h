@@ -28,6 +28,7 @@ void Sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const f
 void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
              int64_t ldc);
 float ExpSum(float* x, int64_t n, float shift);
+void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);

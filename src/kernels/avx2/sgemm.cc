@@ -172,43 +172,6 @@ void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
   }
 }
 
-// x[i] = exp(x[i] - shift) for x[i] <= shift, returning the sum: range
-// reduction to 2^n * e^r with |r| <= ln2/2, a degree-6 polynomial for e^r
-// (relative error ~2e-7), and n added to the exponent bits.
-float ExpSum(float* x, int64_t n, float shift) {
-  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-  const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
-  const __m256 lowest = _mm256_set1_ps(-87.0f);
-  const __m256 shift_v = _mm256_set1_ps(shift);
-  __m256 sum = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), shift_v);
-    const __m256 underflow = _mm256_cmp_ps(v, lowest, _CMP_LT_OQ);
-    const __m256 vc = _mm256_max_ps(v, lowest);
-    const __m256 k = _mm256_round_ps(_mm256_mul_ps(vc, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 r = _mm256_fnmadd_ps(k, ln2_lo, _mm256_fnmadd_ps(k, ln2_hi, vc));
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i exponent = _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23);
-    __m256 e = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), exponent));
-    e = _mm256_andnot_ps(underflow, e);
-    _mm256_storeu_ps(x + i, e);
-    sum = _mm256_add_ps(sum, e);
-  }
-  float total = HorizontalSum(sum);
-  for (; i < n; ++i) {
-    x[i] = std::exp(x[i] - shift);
-    total += x[i];
-  }
-  return total;
-}
-
 void Sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
            int64_t ldc, bool accumulate) {
   int64_t i = 0;

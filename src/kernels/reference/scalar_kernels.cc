@@ -1,5 +1,6 @@
 // The scalar table: every weight type tokenfab computes with.
 #include "kernels/kernel_table.h"
+#include "kernels/ops.h"
 #include "kernels/reference/reference_kernels.h"
 #include "tensor/quantize.h"
 #include "tensor/repack.h"
@@ -35,6 +36,7 @@ void FillScalarKernels(KernelTable* t) {
   t->sgemm = reference::Sgemm;
   t->sgemm_nt = reference::SgemmNT;
   t->exp_sum = reference::ExpSum;
+  t->silu_mul = SiluMul;
   t->dot_f32 = reference::DotF32Plain;
   t->axpy_f32 = reference::AxpyF32;
   t->dot_f32_bf16 = reference::DotF32Bf16;
