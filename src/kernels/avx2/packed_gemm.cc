@@ -106,11 +106,10 @@ inline __m256 Q8Finish(__m256i s32, __m256 dw, const BlockQ8S& xb, __m256 acc) {
   return _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d)), _mm256_cvtepi32_ps(s32), acc);
 }
 
-inline __m256i Q8Product(__m256i wq, const int8_t* xq) {
-  // maddubs wants one unsigned operand: |x| against w carrying x's sign.
-  const __m256i xv = Broadcast4(xq);
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(xv, xv), _mm256_sign_epi8(wq, xv)),
-                           _mm256_set1_epi16(1));
+// maddubs wants one unsigned operand: |w| (once per block, shared by the
+// tile's tokens) against x carrying w's sign, one vpsignb per token.
+inline __m256i Q8Product(__m256i abs_w, __m256i wq, const int8_t* xq) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, _mm256_sign_epi8(Broadcast4(xq), wq)), _mm256_set1_epi16(1));
 }
 
 void Q8_0x8Tile4(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* x, float* y, int64_t y_stride) {
@@ -120,10 +119,11 @@ void Q8_0x8Tile4(int64_t n_blocks, const BlockQ8_0x8* w, const BlockQ8S* const* 
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
     for (int g = 0; g < 8; ++g) {
       const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * g));
-      s0 = _mm256_add_epi32(s0, Q8Product(wq, x0[b].qs + 4 * g));
-      s1 = _mm256_add_epi32(s1, Q8Product(wq, x1[b].qs + 4 * g));
-      s2 = _mm256_add_epi32(s2, Q8Product(wq, x2[b].qs + 4 * g));
-      s3 = _mm256_add_epi32(s3, Q8Product(wq, x3[b].qs + 4 * g));
+      const __m256i abs_w = _mm256_sign_epi8(wq, wq);
+      s0 = _mm256_add_epi32(s0, Q8Product(abs_w, wq, x0[b].qs + 4 * g));
+      s1 = _mm256_add_epi32(s1, Q8Product(abs_w, wq, x1[b].qs + 4 * g));
+      s2 = _mm256_add_epi32(s2, Q8Product(abs_w, wq, x2[b].qs + 4 * g));
+      s3 = _mm256_add_epi32(s3, Q8Product(abs_w, wq, x3[b].qs + 4 * g));
       __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));  // see Q4_0x8Tile4
     }
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
