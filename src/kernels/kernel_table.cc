@@ -66,6 +66,7 @@ std::vector<std::string> KernelOverrides(const KernelTable& t, const KernelTable
     if (t.weights[i].vec_dot != base.weights[i].vec_dot) out.push_back("vec_dot " + name);
     if (t.weights[i].vec_dot4 != base.weights[i].vec_dot4) out.push_back("vec_dot4 " + name);
     if (t.packed_gemm[i] != base.packed_gemm[i]) out.push_back("packed_gemm " + name);
+    if (t.row_axpy[i] != base.row_axpy[i]) out.push_back("row_axpy " + name);
   }
   for (size_t i = 0; i < kNumActFormats; ++i) {
     if (t.quantize[i] != base.quantize[i]) {

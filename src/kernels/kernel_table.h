@@ -54,6 +54,14 @@ struct WeightKernel {
 using PackedGemmFn = void (*)(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act,
                               size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride);
 
+// y_t[i] += a[t * a_stride] * w[i] for i < k, t < n, y_t = y + t * y_stride:
+// one weight row (of the table's weight type) added into n output rows,
+// unpacked once for all of them. W^T x built a row of W at a time: MLA's
+// absorbed key up-projection at decode reads the file's quantized kv_b rows
+// so instead of a float32 transposed copy.
+using RowAxpyFn = void (*)(int64_t k, const void* w, const float* a, int64_t a_stride, int64_t n, float* y,
+                           int64_t y_stride);
+
 inline constexpr size_t kNumDTypeSlots = 40;  // > largest DType id
 
 struct KernelTable {
@@ -63,6 +71,8 @@ struct KernelTable {
   std::array<QuantizeRowFn, kNumActFormats> quantize{};
   // By original weight type; nullptr where the type has no packed form.
   std::array<PackedGemmFn, kNumDTypeSlots> packed_gemm{};
+  // By weight type; nullptr where the type cannot be dequantized.
+  std::array<RowAxpyFn, kNumDTypeSlots> row_axpy{};
   float (*dot_f32)(int64_t n, const float* a, const float* b) = nullptr;
   // y[i] += a * x[i]
   void (*axpy_f32)(int64_t n, float a, const float* x, float* y) = nullptr;
@@ -85,6 +95,7 @@ struct KernelTable {
   const WeightKernel& ForWeight(DType type) const { return weights[static_cast<size_t>(type)]; }
   bool SupportsWeight(DType type) const { return ForWeight(type).vec_dot != nullptr; }
   PackedGemmFn PackedGemm(DType type) const { return packed_gemm[static_cast<size_t>(type)]; }
+  RowAxpyFn RowAxpy(DType type) const { return row_axpy[static_cast<size_t>(type)]; }
   QuantizeRowFn Quantizer(ActFormat format) const { return quantize[static_cast<size_t>(format)]; }
 };
 

@@ -88,6 +88,42 @@ TEST_P(MatMulTest, SiluMulMatchesReference) {
   }
 }
 
+// row_axpy against y + a * dequantize(row) in float64, for every type the
+// table has one for, over several output rows with strides, a row length
+// with a float tail, and the columns past k left alone.
+TEST_P(MatMulTest, RowAxpyMatchesDequantizedRow) {
+  const KernelTable& kernels = *GetParam().table;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  int tested = 0;
+  for (size_t slot = 0; slot < kNumDTypeSlots; ++slot) {
+    const RowAxpyFn fn = kernels.row_axpy[slot];
+    const DType type = static_cast<DType>(slot);
+    if (fn == nullptr || !CanQuantize(type)) continue;
+    const int64_t k = Traits(type).block_size == 1 ? 517 : 512, n = 5, a_stride = 3, y_stride = k + 9;
+    std::vector<float> w_f(k), a(n * a_stride), w_deq(k);
+    for (float& v : w_f) v = dist(rng);
+    for (float& v : a) v = dist(rng);
+    std::vector<uint8_t> w_q(*RowBytes(type, k));
+    QuantizeRow(type, w_f.data(), w_q.data(), k);
+    DequantizeRow(type, w_q.data(), w_deq.data(), k);
+    std::vector<float> y(n * y_stride);
+    for (float& v : y) v = dist(rng);
+    const std::vector<float> y0 = y;
+    fn(k, w_q.data(), a.data(), a_stride, n, y.data(), y_stride);
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t i = 0; i < y_stride; ++i) {
+        const double want = i < k ? y0[t * y_stride + i] + static_cast<double>(a[t * a_stride]) * w_deq[i]
+                                  : y0[t * y_stride + i];
+        ASSERT_NEAR(y[t * y_stride + i], want, 1e-5 * (1.0 + std::fabs(want)))
+            << DTypeName(type) << " t=" << t << " i=" << i;
+      }
+    }
+    ++tested;
+  }
+  EXPECT_GE(tested, 3);  // every table has at least the scalar Q4_0, Q8_0, F32
+}
+
 INSTANTIATE_TEST_SUITE_P(CompiledIsas, MatMulTest, ::testing::ValuesIn(testing::TablesToTest()),
                          [](const auto& info) { return info.param.name; });
 

@@ -17,6 +17,9 @@ void FillAvx2Kernels(KernelTable* t) {
   t->weights[static_cast<size_t>(DType::kQ6_K)].vec_dot4 = avx2::DotQ6_Kx4;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx2::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx2::GemmQ8_0x8;
+  t->row_axpy[static_cast<size_t>(DType::kQ4_0)] = avx2::RowAxpyQ4_0;
+  t->row_axpy[static_cast<size_t>(DType::kQ8_0)] = avx2::RowAxpyQ8_0;
+  t->row_axpy[static_cast<size_t>(DType::kF32)] = avx2::RowAxpyF32;
   t->quantize[static_cast<size_t>(ActFormat::kQ8S)] = avx2::QuantizeQ8S;
   t->sgemm = avx2::Sgemm;
   t->sgemm_nt = avx2::SgemmNT;

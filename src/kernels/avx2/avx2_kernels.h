@@ -29,6 +29,9 @@ void SgemmNT(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
              int64_t ldc);
 float ExpSum(float* x, int64_t n, float shift);
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+void RowAxpyQ4_0(int64_t k, const void* w, const float* a, int64_t a_stride, int64_t n, float* y, int64_t y_stride);
+void RowAxpyQ8_0(int64_t k, const void* w, const float* a, int64_t a_stride, int64_t n, float* y, int64_t y_stride);
+void RowAxpyF32(int64_t k, const void* w, const float* a, int64_t a_stride, int64_t n, float* y, int64_t y_stride);
 float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tensor/dtype.h"
+
 namespace tf::reference {
 
 float DotF32(int64_t n, const void* w, const void* x);
@@ -37,6 +39,11 @@ void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
                 int64_t n_tokens, float* y, int64_t y_stride);
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride);
+
+// KernelTable::row_axpy for one weight type (instantiated for every type
+// the scalar table computes with).
+template <DType kType>
+void RowAxpy(int64_t k, const void* w, const float* a, int64_t a_stride, int64_t n, float* y, int64_t y_stride);
 
 void QuantizeQ8_0(const float* x, void* y, int64_t n);
 void QuantizeQ8_1(const float* x, void* y, int64_t n);

@@ -27,6 +27,18 @@ void FillScalarKernels(KernelTable* t) {
   set(DType::kQ4_K, ActFormat::kQ8_K, reference::DotQ4_K);
   set(DType::kQ5_K, ActFormat::kQ8_K, reference::DotQ5_K);
   set(DType::kQ6_K, ActFormat::kQ8_K, reference::DotQ6_K);
+  auto axpy = [t](DType w, RowAxpyFn fn) { t->row_axpy[static_cast<size_t>(w)] = fn; };
+  axpy(DType::kF32, reference::RowAxpy<DType::kF32>);
+  axpy(DType::kF16, reference::RowAxpy<DType::kF16>);
+  axpy(DType::kBF16, reference::RowAxpy<DType::kBF16>);
+  axpy(DType::kQ4_0, reference::RowAxpy<DType::kQ4_0>);
+  axpy(DType::kQ4_1, reference::RowAxpy<DType::kQ4_1>);
+  axpy(DType::kQ5_0, reference::RowAxpy<DType::kQ5_0>);
+  axpy(DType::kQ5_1, reference::RowAxpy<DType::kQ5_1>);
+  axpy(DType::kQ8_0, reference::RowAxpy<DType::kQ8_0>);
+  axpy(DType::kQ4_K, reference::RowAxpy<DType::kQ4_K>);
+  axpy(DType::kQ5_K, reference::RowAxpy<DType::kQ5_K>);
+  axpy(DType::kQ6_K, reference::RowAxpy<DType::kQ6_K>);
   t->quantize[static_cast<size_t>(ActFormat::kQ8_0)] = reference::QuantizeQ8_0;
   t->quantize[static_cast<size_t>(ActFormat::kQ8_1)] = reference::QuantizeQ8_1;
   t->quantize[static_cast<size_t>(ActFormat::kQ8_K)] = reference::QuantizeQ8_K;

@@ -84,6 +84,8 @@ class Deepseek2Model final : public Model {
   void ProjectKeyValue(const MlaWeights& a, int layer, const ForwardBatch& batch, const std::vector<int64_t>& positions,
                        KvStorage* kv, ThreadPool* pool);
   void AbsorbKeyIntoQuery(const MlaWeights& a, int64_t n, ThreadPool* pool);
+  bool AbsorbsByRows(const MlaWeights& a, int64_t n) const;
+  void AbsorbKeyByRows(const MlaWeights& a, int64_t n, ThreadPool* pool);
   void ExpandValues(const MlaWeights& a, int64_t n, ThreadPool* pool);
   void AttentionBlock(const Deepseek2Layer& L, int layer, const ForwardBatch& batch,
                       const std::vector<int64_t>& positions, KvStorage* kv, ThreadPool* pool);
@@ -217,7 +219,9 @@ Status Deepseek2Model::Load(WeightLoader* w) {
   const size_t dense_bytes = w->bytes_used() - token_embd_.nbytes - expert_bytes;
   const double used = c_.routing.n_expert > 0 ? double(c_.routing.n_expert_used) / c_.routing.n_expert : 0.0;
   weight_bytes_ = dense_bytes + static_cast<size_t>(static_cast<double>(expert_bytes) * used);
-  weight_bytes_ += repacked_bytes_ - replaced_bytes_;
+  // Decode reads the float32 repack of kv_b's key rows only where no
+  // row_axpy kernel reads the file's rows themselves.
+  if (!layers_.empty() && !AbsorbsByRows(layers_[0].attn, 1)) weight_bytes_ += repacked_bytes_ - replaced_bytes_;
   matmul_macs_ = static_cast<double>(w->matrix_elements() - expert_elements) + used * static_cast<double>(expert_elements);
   return Status::Ok();
 }
@@ -275,9 +279,40 @@ void Deepseek2Model::ProjectKeyValue(const MlaWeights& a, int layer, const Forwa
   }
 }
 
+// Decode with a combined kv_b reads its key rows where they lie in the file
+// (Q4_0 there is 1/7 of the float32 repack's bytes) and adds each, scaled by
+// the query's coefficient, into the head's latent query. Prefill keeps the
+// repack: at many tokens the float GEMM's reuse outweighs its bytes.
+constexpr int64_t kRowAbsorbMaxTokens = 8;
+
+bool Deepseek2Model::AbsorbsByRows(const MlaWeights& a, int64_t n) const {
+  return a.kv_b.valid() && n <= kRowAbsorbMaxTokens && kernels_.RowAxpy(a.kv_b.type) != nullptr;
+}
+
+// q_latent[h][t][r] = sum_i kv_b[h * (nope + v) + i][r] * q[t][h][i], one
+// pass over each key row of kv_b for all n tokens; heads split over threads.
+void Deepseek2Model::AbsorbKeyByRows(const MlaWeights& a, int64_t n, ThreadPool* pool) {
+  const int64_t kv_lora = c_.kv_lora_rank, nope = c_.n_nope;
+  const RowAxpyFn axpy = kernels_.RowAxpy(a.kv_b.type);
+  pool->ParallelFor(n_head(), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t h = begin; h < end; ++h) {
+      float* q_latent = s_.q_latent.data() + h * n * kv_lora;  // [n][kv_lora] for head h
+      std::fill(q_latent, q_latent + n * kv_lora, 0.0f);
+      const float* q_nope = s_.q.data() + h * hk();  // coefficient i of token t at [t * n_head * hk + i]
+      for (int64_t i = 0; i < nope; ++i) {
+        axpy(kv_lora, a.kv_b.row(h * (nope + hv()) + i), q_nope + i, n_head() * hk(), n, q_latent, kv_lora);
+      }
+    }
+  });
+}
+
 // q_latent[h][t] = W_kb[h]^T q_nope[t][h]: the key up-projection moved onto
 // the query, so scores can be taken against the cached latents directly.
 void Deepseek2Model::AbsorbKeyIntoQuery(const MlaWeights& a, int64_t n, ThreadPool* pool) {
+  if (AbsorbsByRows(a, n)) {
+    AbsorbKeyByRows(a, n, pool);
+    return;
+  }
   const int64_t kv_lora = c_.kv_lora_rank, nope = c_.n_nope;
   s_.head_jobs.clear();
   for (int64_t h = 0; h < n_head(); ++h) {
