@@ -1,7 +1,9 @@
 // The packed GEMM kernels alone, one thread: tinyllama's FFN shape
 // [5632 x 2048] in Q4_0 and Q8_0 against 1..64 tokens, on every ISA this
 // CPU has, as int8 GOPS and as a share of the same ISA's int8 probe (the
-// roofline `tokenfab bench` uses). Run it pinned on a quiet core:
+// roofline `tokenfab bench` uses); then one token against unpacked Q6_K
+// rows (vec_dot row by row, the output head's decode path). Run it pinned
+// on a quiet core:
 //   taskset -c 1 build/bench/tf_packed_gemm_bench [rows k]
 #include <chrono>
 #include <cstdio>
@@ -48,6 +50,37 @@ double ProbeInt8(const MachineProbes& probes) {
   return best;
 }
 
+// One token against `rows` unpacked rows of `type`, a vec_dot per row.
+void RunRowDots(const KernelTable& table, double peak, DType type, int64_t rows, int64_t k) {
+  const WeightKernel& wk = table.ForWeight(type);
+  const QuantizeRowFn quantize = table.Quantizer(wk.act);
+  if (wk.vec_dot == nullptr || quantize == nullptr || k % 256 != 0) return;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> f(k);
+  const size_t row_bytes = *RowBytes(type, k);
+  std::vector<uint8_t> w(row_bytes * rows), act(ActFormatRowBytes(wk.act, k));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : f) v = dist(rng);
+    QuantizeRow(type, f.data(), w.data() + r * row_bytes, k);
+  }
+  for (float& v : f) v = dist(rng);
+  quantize(f.data(), act.data(), k);
+  std::vector<float> y(rows);
+  double best = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    const double t0 = Seconds();
+    for (int rep = 0; rep < 8; ++rep) {
+      for (int64_t r = 0; r < rows; ++r) y[r] = wk.vec_dot(k, w.data() + r * row_bytes, act.data());
+    }
+    best = std::min(best, (Seconds() - t0) / 8.0);
+  }
+  const double ops = 2.0 * static_cast<double>(rows * k) / best;
+  std::printf("  %-5s  1 token, rows: %7.1f GOPS (%4.1f%% of probe), weights %5.1f GB/s, %.3f ms\n",
+              std::string(DTypeName(type)).c_str(), ops * 1e-9, 100.0 * ops / peak,
+              static_cast<double>(w.size()) / best * 1e-9, best * 1e3);
+}
+
 void Run(Isa isa, int64_t rows, int64_t k) {
   const KernelTable& table = GetKernelTable(isa);
   const double peak = ProbeInt8(GetMachineProbes(isa));
@@ -81,6 +114,7 @@ void Run(Isa isa, int64_t rows, int64_t k) {
                   100.0 * ops / peak, bytes * 1e-9, best * 1e3);
     }
   }
+  RunRowDots(table, peak, DType::kQ6_K, rows, k);
 }
 
 }  // namespace

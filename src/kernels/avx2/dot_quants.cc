@@ -84,13 +84,23 @@ float DotQ5_K(int64_t n, const void* w, const void* x) { return DotQ45_K<BlockQ5
 
 // Q6_K: 32 elements at a time (a quarter of a 128-element half); the two
 // 16-element groups of the quarter have their own scales. T tokens share
-// each unpacked quarter.
+// each unpacked quarter. Weights are q - 32 with q in [0, 64): maddubs takes
+// q unsigned and the - 32 comes back once per block as 32 * sum over groups
+// of scale * bsum, one madd against the block's 16 scales.
 template <int T>
 inline void DotQ6_KTokens(int64_t n, const BlockQ6_K* wb, const BlockQ8_K* const* xb, float* out) {
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i two_bits = _mm256_set1_epi8(0x03);
-  float sum[T] = {};
+  // Shuffle control for scale pair p: byte 2p in every byte of the low
+  // lane, 2p + 1 in the high lane; an arithmetic shift of each int16 by 8
+  // then leaves that scale sign-extended in every int16 of its lane.
+  __m256i pair_ctrl[8];
+  for (int p = 0; p < 8; ++p) pair_ctrl[p] = _mm256_set_m128i(_mm_set1_epi8(char(2 * p + 1)), _mm_set1_epi8(char(2 * p)));
+  __m256 sum[T];
+  for (int t = 0; t < T; ++t) sum[t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const __m128i scales8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[i].scales));
+    const __m256i scales_both = _mm256_broadcastsi128_si256(scales8);
     __m256i acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
@@ -105,8 +115,7 @@ inline void DotQ6_KTokens(int64_t n, const BlockQ6_K* wb, const BlockQ8_K* const
       for (int k = 0; k < 4; ++k) {
         const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two_bits);
         const __m256i q = _mm256_or_si256(nibbles[k], _mm256_slli_epi16(high, 4));
-        const int g = 8 * half + 2 * k;
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(wb[i].scales[g + 1]), _mm_set1_epi16(wb[i].scales[g]));
+        const __m256i scale = _mm256_srai_epi16(_mm256_shuffle_epi8(scales_both, pair_ctrl[4 * half + k]), 8);
         for (int t = 0; t < T; ++t) {
           const int8_t* xq = xb[t][i].qs + 128 * half + 32 * k;
           const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
@@ -114,17 +123,16 @@ inline void DotQ6_KTokens(int64_t n, const BlockQ6_K* wb, const BlockQ8_K* const
         }
       }
     }
+    const __m256i scales16 = _mm256_cvtepi8_epi16(scales8);
     const float dw = HalfToFloat(wb[i].d);
     for (int t = 0; t < T; ++t) {
-      int offset_correction = 0;  // sum over groups of scale * 32 * sum(x)
-      for (int g = 0; g < 16; ++g) offset_correction += wb[i].scales[g] * xb[t][i].bsums[g];
-      const __m128i acc128 = _mm_add_epi32(_mm256_castsi256_si128(acc[t]), _mm256_extracti128_si256(acc[t], 1));
-      const __m128i s2 = _mm_add_epi32(acc128, _mm_shuffle_epi32(acc128, 0x4E));
-      const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xB1));
-      sum[t] += dw * xb[t][i].d * static_cast<float>(_mm_cvtsi128_si32(s1) - 32 * offset_correction);
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t][i].bsums));
+      const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(scales16, bsums), 5);  // 32 * scale * bsum
+      const __m256 dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[t], offset));
+      sum[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb[t][i].d), dot, sum[t]);
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = sum[t];
+  for (int t = 0; t < T; ++t) out[t] = HorizontalSum(sum[t]);
 }
 
 float DotQ6_K(int64_t n, const void* w, const void* x) {
