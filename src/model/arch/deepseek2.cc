@@ -1,5 +1,6 @@
 #include "model/arch/deepseek2.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -53,6 +54,7 @@ struct Deepseek2Scratch {
   std::vector<float> moe_out;         // [n][n_embd]
   std::vector<MlaSeq> mla_seqs;
   std::vector<MatMulJob> head_jobs;   // one per head for the per-head projections
+  std::vector<std::vector<float>> key_rows;  // per thread: a head's kv_b key rows, dequantized
   MatmulScratch matmul;
   ExpertRunner experts;
 };
@@ -84,7 +86,7 @@ class Deepseek2Model final : public Model {
   void ProjectKeyValue(const MlaWeights& a, int layer, const ForwardBatch& batch, const std::vector<int64_t>& positions,
                        KvStorage* kv, ThreadPool* pool);
   void AbsorbKeyIntoQuery(const MlaWeights& a, int64_t n, ThreadPool* pool);
-  bool AbsorbsByRows(const MlaWeights& a, int64_t n) const;
+  bool AbsorbsByRows(const MlaWeights& a) const;
   void AbsorbKeyByRows(const MlaWeights& a, int64_t n, ThreadPool* pool);
   void ExpandValues(const MlaWeights& a, int64_t n, ThreadPool* pool);
   void AttentionBlock(const Deepseek2Layer& L, int layer, const ForwardBatch& batch,
@@ -131,7 +133,9 @@ Status Deepseek2Model::LoadAttention(WeightLoader* w, int64_t i, MlaWeights* a) 
     TF_ASSIGN_OR_RETURN(a->v_b, w->Matrix(name("attn_v_b.weight"), {kv_lora, hv(), n_head()}));
   } else {
     TF_ASSIGN_OR_RETURN(a->kv_b, w->Matrix(name("attn_kv_b.weight"), {kv_lora, n_head() * (c_.n_nope + hv())}));
-    a->k_b = RepackKeyUpProjection(a->kv_b);
+    // The key is absorbed from kv_b's own rows where a row_axpy kernel reads
+    // its type; only otherwise is the transposed float32 copy built.
+    if (!AbsorbsByRows(*a)) a->k_b = RepackKeyUpProjection(a->kv_b);
   }
   TF_ASSIGN_OR_RETURN(a->out, w->Matrix(name("attn_output.weight"), {n_head() * hv(), n_embd}));
   return Status::Ok();
@@ -219,9 +223,7 @@ Status Deepseek2Model::Load(WeightLoader* w) {
   const size_t dense_bytes = w->bytes_used() - token_embd_.nbytes - expert_bytes;
   const double used = c_.routing.n_expert > 0 ? double(c_.routing.n_expert_used) / c_.routing.n_expert : 0.0;
   weight_bytes_ = dense_bytes + static_cast<size_t>(static_cast<double>(expert_bytes) * used);
-  // Decode reads the float32 repack of kv_b's key rows only where no
-  // row_axpy kernel reads the file's rows themselves.
-  if (!layers_.empty() && !AbsorbsByRows(layers_[0].attn, 1)) weight_bytes_ += repacked_bytes_ - replaced_bytes_;
+  weight_bytes_ += repacked_bytes_ - replaced_bytes_;
   matmul_macs_ = static_cast<double>(w->matrix_elements() - expert_elements) + used * static_cast<double>(expert_elements);
   return Status::Ok();
 }
@@ -232,7 +234,9 @@ std::string Deepseek2Model::ArchSummary() const {
   std::string s = fmt::format("MLA: q_lora {}, kv_lora {}, {} nope + {} rope dims per head, v {}, {}, "
                               "softmax scale {:.5f}",
                               c_.q_lora_rank == 0 ? std::string("none") : std::to_string(c_.q_lora_rank),
-                              c_.kv_lora_rank, c_.n_nope, c_.n_rot, hv(), split ? "split k_b/v_b" : fmt::format("combined kv_b (k_b repacked: {:.1f} MiB)", repacked_bytes_ / 1048576.0),
+                              c_.kv_lora_rank, c_.n_nope, c_.n_rot, hv(), split ? std::string("split k_b/v_b")
+                              : repacked_bytes_ == 0 ? std::string("combined kv_b (key absorbed from its rows)")
+                                                     : fmt::format("combined kv_b (k_b repacked: {:.1f} MiB)", repacked_bytes_ / 1048576.0),
                               c_.kq_scale);
   if (r.n_expert > 0) {
     s += fmt::format("\nmoe:           {} dense layers, then {} experts (n_ff {}), {} used, {} shared; {} gating{}, "
@@ -279,37 +283,52 @@ void Deepseek2Model::ProjectKeyValue(const MlaWeights& a, int layer, const Forwa
   }
 }
 
-// Decode with a combined kv_b reads its key rows where they lie in the file
-// (Q4_0 there is 1/7 of the float32 repack's bytes) and adds each, scaled by
-// the query's coefficient, into the head's latent query. Prefill keeps the
-// repack: at many tokens the float GEMM's reuse outweighs its bytes.
+// With a combined kv_b, the key is absorbed from kv_b's rows where they lie
+// in the file (Q4_0 there is 1/7 of a float32 repack's bytes). Up to
+// kRowAbsorbMaxTokens tokens, each row scaled by the query's coefficient is
+// added into the head's latent query (row_axpy); more tokens take the
+// head's rows dequantized once into scratch through sgemm, whose reuse
+// across tokens pays for that. Both sum each output in order of i by FMA
+// from zero over the same float weights, so a token's latent query is
+// bit-identical either way and never depends on how many share the step
+// (BatchRunnerTest and EngineTest hold this).
 constexpr int64_t kRowAbsorbMaxTokens = 8;
 
-bool Deepseek2Model::AbsorbsByRows(const MlaWeights& a, int64_t n) const {
-  return a.kv_b.valid() && n <= kRowAbsorbMaxTokens && kernels_.RowAxpy(a.kv_b.type) != nullptr;
+// Only with an ISA body for kv_b's type: the scalar reference is slower in
+// prefill than the repack's float GEMM, and the scalar sgemm's sums are not
+// the FMA chain row_axpy's are.
+bool Deepseek2Model::AbsorbsByRows(const MlaWeights& a) const {
+  if (!a.kv_b.valid()) return false;
+  const RowAxpyFn axpy = kernels_.RowAxpy(a.kv_b.type);
+  return axpy != nullptr && axpy != GetKernelTable(Isa::kScalar).RowAxpy(a.kv_b.type);
 }
 
-// q_latent[h][t][r] = sum_i kv_b[h * (nope + v) + i][r] * q[t][h][i], one
-// pass over each key row of kv_b for all n tokens; heads split over threads.
+// q_latent[h][t][r] = sum_i kv_b[h * (nope + v) + i][r] * q[t][h][i]; heads
+// split over threads.
 void Deepseek2Model::AbsorbKeyByRows(const MlaWeights& a, int64_t n, ThreadPool* pool) {
-  const int64_t kv_lora = c_.kv_lora_rank, nope = c_.n_nope;
+  const int64_t kv_lora = c_.kv_lora_rank, nope = c_.n_nope, q_stride = n_head() * hk();
   const RowAxpyFn axpy = kernels_.RowAxpy(a.kv_b.type);
-  pool->ParallelFor(n_head(), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t h = begin; h < end; ++h) {
-      float* q_latent = s_.q_latent.data() + h * n * kv_lora;  // [n][kv_lora] for head h
+  s_.key_rows.resize(static_cast<size_t>(pool->num_threads()));
+  pool->ParallelForDynamic(n_head(), [&](int64_t h, int thread) {
+    float* q_latent = s_.q_latent.data() + h * n * kv_lora;  // [n][kv_lora] for head h
+    const float* q_nope = s_.q.data() + h * hk();  // coefficient i of token t at [t * q_stride + i]
+    const int64_t first_row = h * (nope + hv());
+    if (n <= kRowAbsorbMaxTokens) {
       std::fill(q_latent, q_latent + n * kv_lora, 0.0f);
-      const float* q_nope = s_.q.data() + h * hk();  // coefficient i of token t at [t * n_head * hk + i]
-      for (int64_t i = 0; i < nope; ++i) {
-        axpy(kv_lora, a.kv_b.row(h * (nope + hv()) + i), q_nope + i, n_head() * hk(), n, q_latent, kv_lora);
-      }
+      for (int64_t i = 0; i < nope; ++i) axpy(kv_lora, a.kv_b.row(first_row + i), q_nope + i, q_stride, n, q_latent, kv_lora);
+      return;
     }
+    std::vector<float>& rows = s_.key_rows[static_cast<size_t>(thread)];  // [nope][kv_lora]
+    rows.resize(static_cast<size_t>(nope * kv_lora));
+    for (int64_t i = 0; i < nope; ++i) DequantizeRow(a.kv_b.type, a.kv_b.row(first_row + i), rows.data() + i * kv_lora, kv_lora);
+    kernels_.sgemm(n, kv_lora, nope, q_nope, q_stride, rows.data(), kv_lora, q_latent, kv_lora, false);
   });
 }
 
 // q_latent[h][t] = W_kb[h]^T q_nope[t][h]: the key up-projection moved onto
 // the query, so scores can be taken against the cached latents directly.
 void Deepseek2Model::AbsorbKeyIntoQuery(const MlaWeights& a, int64_t n, ThreadPool* pool) {
-  if (AbsorbsByRows(a, n)) {
+  if (AbsorbsByRows(a)) {
     AbsorbKeyByRows(a, n, pool);
     return;
   }
