@@ -16,7 +16,10 @@ namespace tf::jinja {
 
 struct RenderLimits {
   size_t max_output_bytes = 16u << 20;
-  int64_t max_loop_iterations = 1'000'000;
+  // Every iteration builds a loop dict (~2 us in Release, 20x that under
+  // the sanitizers): 100k bounds a hostile template's render to a fraction
+  // of a second, far above any real chat template's loops.
+  int64_t max_loop_iterations = 100'000;
   int max_call_depth = 64;
 };
 

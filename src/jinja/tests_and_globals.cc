@@ -15,6 +15,9 @@
 namespace tf::jinja {
 namespace {
 
+// As many items as a render may loop over (RenderLimits::max_loop_iterations).
+constexpr size_t kMaxRangeLength = 100'000;
+
 using TestFn = bool (*)(const Value& v, CallArgs& a);
 
 [[noreturn]] void Fail(const std::string& what) { throw JinjaError(what); }
@@ -96,7 +99,7 @@ Value Range(CallArgs& a) {
   if (step == 0) Fail("range() arg 3 must not be zero");
   List out;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    if (out.size() >= 1'000'000) Fail("range() too large");
+    if (out.size() >= kMaxRangeLength) Fail(fmt::format("range() longer than {} items", kMaxRangeLength));
     out.push_back(Value::Int(i));
   }
   return Value::MakeList(std::move(out));

@@ -112,6 +112,12 @@ TEST(JinjaTest, HostileTemplatesAreBounded) {
   deep += " }}";
   EXPECT_NE(RenderStatus(deep).message().find("nested too deeply"), std::string::npos);
   EXPECT_FALSE(RenderStatus("{{ range(10000000) | length }}").ok());
+  EXPECT_NE(RenderStatus("{{ range(100001) | length }}").message().find("range() longer than"), std::string::npos);
+  // Nested loops count together (90,000 x 3 iterations) against the limit.
+  EXPECT_NE(RenderStatus("{% for i in range(90000) %}{% for j in range(2) %}{% endfor %}{% endfor %}").message()
+                .find("loop iterations"),
+            std::string::npos);
+  EXPECT_EQ(Render("{{ range(100000) | length }}"), "100000");
 }
 
 }  // namespace
