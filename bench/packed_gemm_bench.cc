@@ -25,16 +25,23 @@ double Seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::vector<uint8_t> PackedRandom(DType type, int64_t k, int64_t rows) {
+// `rows` rows of k normal-random weights quantized to `type`, row after row.
+std::vector<uint8_t> QuantizedRandom(DType type, int64_t k, int64_t rows) {
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> f(k);
   const size_t row_bytes = *RowBytes(type, k);
-  std::vector<uint8_t> rows_data(row_bytes * rows), packed(row_bytes * rows);
+  std::vector<uint8_t> rows_data(row_bytes * rows);
   for (int64_t r = 0; r < rows; ++r) {
     for (float& v : f) v = dist(rng);
     QuantizeRow(type, f.data(), rows_data.data() + r * row_bytes, k);
   }
+  return rows_data;
+}
+
+std::vector<uint8_t> PackedRandom(DType type, int64_t k, int64_t rows) {
+  const std::vector<uint8_t> rows_data = QuantizedRandom(type, k, rows);
+  std::vector<uint8_t> packed(rows_data.size());
   PackRows(type, rows_data.data(), k, rows, packed.data());
   return packed;
 }
@@ -55,15 +62,12 @@ void RunRowDots(const KernelTable& table, double peak, DType type, int64_t rows,
   const WeightKernel& wk = table.ForWeight(type);
   const QuantizeRowFn quantize = table.Quantizer(wk.act);
   if (wk.vec_dot == nullptr || quantize == nullptr || k % 256 != 0) return;
-  std::mt19937 rng(7);
+  const size_t row_bytes = *RowBytes(type, k);
+  const std::vector<uint8_t> w = QuantizedRandom(type, k, rows);
+  std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> f(k);
-  const size_t row_bytes = *RowBytes(type, k);
-  std::vector<uint8_t> w(row_bytes * rows), act(ActFormatRowBytes(wk.act, k));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : f) v = dist(rng);
-    QuantizeRow(type, f.data(), w.data() + r * row_bytes, k);
-  }
+  std::vector<uint8_t> act(ActFormatRowBytes(wk.act, k));
   for (float& v : f) v = dist(rng);
   quantize(f.data(), act.data(), k);
   std::vector<float> y(rows);

@@ -15,8 +15,8 @@
 namespace tf::jinja {
 namespace {
 
-// As many items as a render may loop over (RenderLimits::max_loop_iterations).
-constexpr size_t kMaxRangeLength = 100'000;
+// As many items as a render may loop over.
+constexpr size_t kMaxRangeLength = static_cast<size_t>(RenderLimits{}.max_loop_iterations);
 
 using TestFn = bool (*)(const Value& v, CallArgs& a);
 

@@ -231,13 +231,15 @@ Status Deepseek2Model::Load(WeightLoader* w) {
 std::string Deepseek2Model::ArchSummary() const {
   const MoeRouting& r = c_.routing;
   const bool split = !layers_.empty() && !layers_[0].attn.kv_b.valid();
+  const std::string kv_b_form =
+      split ? "split k_b/v_b"
+      : repacked_bytes_ == 0
+          ? "combined kv_b (key absorbed from its rows)"
+          : fmt::format("combined kv_b (k_b repacked: {:.1f} MiB)", repacked_bytes_ / 1048576.0);
   std::string s = fmt::format("MLA: q_lora {}, kv_lora {}, {} nope + {} rope dims per head, v {}, {}, "
                               "softmax scale {:.5f}",
                               c_.q_lora_rank == 0 ? std::string("none") : std::to_string(c_.q_lora_rank),
-                              c_.kv_lora_rank, c_.n_nope, c_.n_rot, hv(), split ? std::string("split k_b/v_b")
-                              : repacked_bytes_ == 0 ? std::string("combined kv_b (key absorbed from its rows)")
-                                                     : fmt::format("combined kv_b (k_b repacked: {:.1f} MiB)", repacked_bytes_ / 1048576.0),
-                              c_.kq_scale);
+                              c_.kv_lora_rank, c_.n_nope, c_.n_rot, hv(), kv_b_form, c_.kq_scale);
   if (r.n_expert > 0) {
     s += fmt::format("\nmoe:           {} dense layers, then {} experts (n_ff {}), {} used, {} shared; {} gating{}, "
                      "groups {} of {}, weights {}x{}",
