@@ -1,8 +1,8 @@
 // The packed GEMM kernels alone, one thread: tinyllama's FFN shape
-// [5632 x 2048] in Q4_0 and Q8_0 against 1..64 tokens, on every ISA this
+// [5632 x 2048] in Q4_0, Q8_0, Q4_K, Q5_K and Q6_K against 1..64 tokens, on every ISA this
 // CPU has, as int8 GOPS and as a share of the same ISA's int8 probe (the
-// roofline `tokenfab bench` uses); then one token against unpacked Q6_K
-// rows (vec_dot row by row, the output head's decode path). Run it pinned
+// roofline `tokenfab bench` uses); then one token against unpacked K-quant
+// rows (vec_dot row by row, their decode path before they were packed). Run it pinned
 // on a quiet core:
 //   taskset -c 1 build/bench/tf_packed_gemm_bench [rows k]
 #include <chrono>
@@ -89,19 +89,20 @@ void Run(Isa isa, int64_t rows, int64_t k) {
   const KernelTable& table = GetKernelTable(isa);
   const double peak = ProbeInt8(GetMachineProbes(isa));
   std::printf("%s: int8 probe %.1f GOPS (one thread)\n", std::string(IsaName(isa)).c_str(), peak * 1e-9);
-  for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
+  for (DType type : {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     const PackedGemmFn gemm = table.PackedGemm(type);
-    if (gemm == nullptr) continue;
+    if (gemm == nullptr || !CanPack(type, k, rows)) continue;
     const std::vector<uint8_t> w = PackedRandom(type, k, rows);
+    const ActFormat format = PackedActFormat(type);
     for (int64_t n_tokens : {1, 4, 8, 16, 64}) {
-      const size_t act_stride = ActFormatRowBytes(ActFormat::kQ8S, k);
+      const size_t act_stride = ActFormatRowBytes(format, k);
       std::vector<uint8_t> act(act_stride * n_tokens);
       std::vector<float> x(k);
       std::mt19937 rng(3);
       std::normal_distribution<float> dist(0.0f, 1.0f);
       for (int64_t t = 0; t < n_tokens; ++t) {
         for (float& v : x) v = dist(rng);
-        table.Quantizer(ActFormat::kQ8S)(x.data(), act.data() + t * act_stride, k);
+        table.Quantizer(format)(x.data(), act.data() + t * act_stride, k);
       }
       std::vector<float> y(rows * n_tokens);
       const int64_t reps = std::max<int64_t>(3, 256 / n_tokens);
@@ -118,7 +119,7 @@ void Run(Isa isa, int64_t rows, int64_t k) {
                   100.0 * ops / peak, bytes * 1e-9, best * 1e3);
     }
   }
-  RunRowDots(table, peak, DType::kQ6_K, rows, k);
+  for (DType type : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) RunRowDots(table, peak, type, rows, k);
 }
 
 }  // namespace

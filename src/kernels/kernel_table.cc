@@ -53,6 +53,11 @@ std::optional<DType> ActFormatDType(ActFormat format) {
   return std::nullopt;
 }
 
+ActFormat PackedActFormat(DType type) {
+  const bool k_quant = type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K;
+  return k_quant ? ActFormat::kQ8_K : ActFormat::kQ8S;
+}
+
 size_t ActFormatRowBytes(ActFormat format, int64_t k) {
   if (format == ActFormat::kQ8S) return static_cast<size_t>(k / kQK8_0) * sizeof(BlockQ8S);
   return *RowBytes(*ActFormatDType(format), k);

@@ -27,6 +27,10 @@ inline constexpr size_t kNumActFormats = 5;
 std::string_view ActFormatName(ActFormat format);
 // The GGUF block type of a format; nullopt for BlockQ8S, which no file holds.
 std::optional<DType> ActFormatDType(ActFormat format);
+// The activations a packed matrix kernel of this weight type reads: BlockQ8S
+// for the 32-weight block types, Q8_K (with its 16-weight sums) for the
+// K-quants.
+ActFormat PackedActFormat(DType type);
 // Bytes of one row of k activations (k a multiple of 32 for the 8-bit formats).
 size_t ActFormatRowBytes(ActFormat format, int64_t k);
 
@@ -49,7 +53,8 @@ struct WeightKernel {
 
 // Matrix kernel over packed weights (tensor/packed_blocks.h): for each of
 // n_groups consecutive 8-row groups of a [rows x k] matrix starting at `w`
-// and each of n_tokens BlockQ8S activation rows (act_stride bytes apart),
+// and each of n_tokens activation rows in PackedActFormat (act_stride bytes
+// apart),
 // writes y[t * y_stride + 8 * group + r].
 using PackedGemmFn = void (*)(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act,
                               size_t act_stride, int64_t n_tokens, float* y, int64_t y_stride);

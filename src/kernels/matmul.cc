@@ -61,9 +61,9 @@ PreparedWeight Prepare(const KernelTable& kernels, const TensorView& w, const fl
   if (n_tokens <= 0) return p;
   const PackedGemmFn packed = kernels.PackedGemm(w.type);
   ActFormat format = wk.act;
-  if (w.packed != nullptr && packed != nullptr && kernels.Quantizer(ActFormat::kQ8S) != nullptr) {
+  if (w.packed != nullptr && packed != nullptr && kernels.Quantizer(PackedActFormat(w.type)) != nullptr) {
     p.packed_gemm = packed;
-    format = ActFormat::kQ8S;
+    format = PackedActFormat(w.type);
   }
   p.act = ActivationsIn(kernels, format, x, n_tokens, w.ne[0], scratch, pool, &p.act_stride);
   return p;

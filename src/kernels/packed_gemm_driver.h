@@ -9,9 +9,9 @@
 //     static constexpr int kGroupRows = 8;  //   kGroupRows interleaved rows
 //     static constexpr int kTileTokens = 4; // tokens per pass over a group's weights
 //     static constexpr bool kDecodePairs = true;  // decode two groups per pass
-//     template <int T> static void Tile(int64_t n_blocks, const Block* w, const BlockQ8S* const* x,
+//     template <int T> static void Tile(int64_t n_blocks, const Block* w, const Act* const* x,
 //                                       float* y, int64_t y_stride);       // T = 1..kTileTokens
-//     static void DecodePair(int64_t n_blocks, const Block* a, const Block* b, const BlockQ8S* x,
+//     static void DecodePair(int64_t n_blocks, const Block* a, const Block* b, const Act* x,
 //                            float* y);  // rows of a then b: y[0..2 * kGroupRows); only with kDecodePairs
 //   };
 //
@@ -19,14 +19,16 @@
 // token count, e.g. 16 rows in one 512-bit register):
 //
 //     template <int T> static void PairTile(int64_t n_blocks, const Block* a, const Block* b,
-//                                           const BlockQ8S* const* x, float* y, int64_t y_stride);
+//                                           const Act* const* x, float* y, int64_t y_stride);
 //                                           // T = 1..kPairTileTokens; rows of a then b
 //
 // A pair tile must give each row exactly what Tile gives it: which groups
 // go in pairs depends on how a call's rows are chunked, and a token's result
 // must not depend on that.
 //
-// (KernelShape below supplies the constants.)
+// (KernelShape below supplies the constants, and the activation block type
+// the tiles read, BlockQ8S unless the layout says otherwise: `Act` in the
+// signatures above.)
 //
 // Everything here is a template over that type, and each ISA defines its
 // traits in its own namespace, so every ISA's translation unit (compiled
@@ -45,9 +47,12 @@ namespace tf::packed_gemm {
 // The layout and tile constants of a kernel-traits type (constants only,
 // so sharing it across ISAs shares no code): one packed block type over
 // kPackRows-row groups, kTokens tokens per tile, pair decode or not.
-template <typename BlockT, bool kPairs, int kTokens = 4, int kPairTokens = 0>
+template <typename BlockT, bool kPairs, int kTokens = 4, int kPairTokens = 0, typename ActT = BlockQ8S,
+          int kBlockK = 32>
 struct KernelShape {
   using Block = BlockT;
+  using Act = ActT;                              // one activation block per weight block column
+  static constexpr int kBlockWeights = kBlockK;  // weights of each row in one Block
   static constexpr int kGroupRows = kPackRows;
   static constexpr int kTileTokens = kTokens;
   static constexpr bool kDecodePairs = kPairs;
@@ -56,8 +61,8 @@ struct KernelShape {
 
 // Kernel::Tile<count> for a pass of `count` tokens (1..T).
 template <typename Kernel, int T = Kernel::kTileTokens>
-inline void RunTile(int count, int64_t n_blocks, const typename Kernel::Block* w, const BlockQ8S* const* x, float* y,
-                    int64_t y_stride) {
+inline void RunTile(int count, int64_t n_blocks, const typename Kernel::Block* w, const typename Kernel::Act* const* x,
+                    float* y, int64_t y_stride) {
   if (count == T) {
     Kernel::template Tile<T>(n_blocks, w, x, y, y_stride);
   } else if constexpr (T > 1) {
@@ -68,7 +73,7 @@ inline void RunTile(int count, int64_t n_blocks, const typename Kernel::Block* w
 // Kernel::PairTile<count> for a pass of `count` tokens (1..T) over two groups.
 template <typename Kernel, int T = Kernel::kPairTileTokens>
 inline void RunPairTile(int count, int64_t n_blocks, const typename Kernel::Block* a, const typename Kernel::Block* b,
-                        const BlockQ8S* const* x, float* y, int64_t y_stride) {
+                        const typename Kernel::Act* const* x, float* y, int64_t y_stride) {
   if constexpr (T > 0) {
     if (count == T) {
       Kernel::template PairTile<T>(n_blocks, a, b, x, y, y_stride);
@@ -81,8 +86,8 @@ inline void RunPairTile(int count, int64_t n_blocks, const typename Kernel::Bloc
 // One token against n_groups groups: pairs of groups where the kernel has
 // a pair body, the odd last group (or every group) through the 1-token tile.
 template <typename Kernel>
-inline void Decode(int64_t n_blocks, const typename Kernel::Block* groups, int64_t n_groups, const BlockQ8S* x, float* y,
-                   int64_t y_stride) {
+inline void Decode(int64_t n_blocks, const typename Kernel::Block* groups, int64_t n_groups,
+                   const typename Kernel::Act* x, float* y, int64_t y_stride) {
   int64_t g = 0;
   if constexpr (Kernel::kDecodePairs) {
     for (; g + 2 <= n_groups; g += 2) {
@@ -93,35 +98,36 @@ inline void Decode(int64_t n_blocks, const typename Kernel::Block* groups, int64
 }
 
 // The PackedGemmFn contract (kernels/kernel_table.h): n_groups groups of
-// kGroupRows rows of k weights starting at `w`, n_tokens BlockQ8S rows
+// kGroupRows rows of k weights starting at `w`, n_tokens activation rows (Act blocks)
 // act_stride bytes apart, y[t * y_stride + kGroupRows * group + r].
 template <typename Kernel>
 void Gemm(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride, int64_t n_tokens,
           float* y, int64_t y_stride) {
   using Block = typename Kernel::Block;
-  const int64_t n_blocks = k / 32;  // a Block holds 32 weights of each of its rows
+  using Act = typename Kernel::Act;
+  const int64_t n_blocks = k / Kernel::kBlockWeights;
   const auto* groups = reinterpret_cast<const Block*>(w);
   if (n_tokens == 1) {
-    Decode<Kernel>(n_blocks, groups, n_groups, reinterpret_cast<const BlockQ8S*>(act), y, y_stride);
+    Decode<Kernel>(n_blocks, groups, n_groups, reinterpret_cast<const Act*>(act), y, y_stride);
     return;
   }
   int64_t g = 0;
   if constexpr (Kernel::kPairTileTokens > 0) {
-    const BlockQ8S* x[Kernel::kPairTileTokens];
+    const Act* x[Kernel::kPairTileTokens];
     for (; g + 2 <= n_groups; g += 2) {
       for (int64_t t0 = 0; t0 < n_tokens; t0 += Kernel::kPairTileTokens) {
         const int count = static_cast<int>(std::min<int64_t>(Kernel::kPairTileTokens, n_tokens - t0));
-        for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
+        for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const Act*>(act + (t0 + t) * act_stride);
         RunPairTile<Kernel>(count, n_blocks, groups + g * n_blocks, groups + (g + 1) * n_blocks, x,
                             y + t0 * y_stride + g * Kernel::kGroupRows, y_stride);
       }
     }
   }
-  const BlockQ8S* x[Kernel::kTileTokens];
+  const Act* x[Kernel::kTileTokens];
   for (; g < n_groups; ++g) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += Kernel::kTileTokens) {
       const int count = static_cast<int>(std::min<int64_t>(Kernel::kTileTokens, n_tokens - t0));
-      for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const BlockQ8S*>(act + (t0 + t) * act_stride);
+      for (int t = 0; t < count; ++t) x[t] = reinterpret_cast<const Act*>(act + (t0 + t) * act_stride);
       RunTile<Kernel>(count, n_blocks, groups + g * n_blocks, x, y + t0 * y_stride + g * Kernel::kGroupRows, y_stride);
     }
   }

@@ -7,6 +7,7 @@
 #include "base/check.h"
 #include "tensor/float16.h"
 #include "tensor/packed_blocks.h"
+#include "tensor/repack_k_quants.h"
 
 namespace tf {
 namespace {
@@ -50,8 +51,12 @@ void ConvertBlock(const PackGeometry& g, uint8_t* rows, size_t row_bytes, uint8_
 }
 
 void Convert(DType type, uint8_t* rows, int64_t k, int64_t n_rows, uint8_t* packed, bool to_packed) {
-  const PackGeometry g = GeometryOf(type);
   TF_CHECK(CanPack(type, k, n_rows)) << "cannot pack [" << n_rows << " x " << k << "] " << DTypeName(type);
+  if (k % kQK_K == 0 && (type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K)) {
+    ConvertKQuantRows(type, rows, k, n_rows, packed, to_packed);
+    return;
+  }
+  const PackGeometry g = GeometryOf(type);
   const int64_t n_blocks = k / 32;
   const size_t row_bytes = g.block_bytes * static_cast<size_t>(n_blocks);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPackRows) {
@@ -67,8 +72,9 @@ void Convert(DType type, uint8_t* rows, int64_t k, int64_t n_rows, uint8_t* pack
 }  // namespace
 
 bool CanPack(DType type, int64_t k, int64_t n_rows) {
-  return (type == DType::kQ4_0 || type == DType::kQ8_0) && k > 0 && k % 32 == 0 && n_rows > 0 &&
-         n_rows % kPackRows == 0;
+  if (k <= 0 || n_rows <= 0 || n_rows % kPackRows != 0) return false;
+  if (type == DType::kQ4_0 || type == DType::kQ8_0) return k % 32 == 0;
+  return (type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) && k % kQK_K == 0;
 }
 
 void PackRows(DType type, const uint8_t* rows, int64_t k, int64_t n_rows, uint8_t* out) {

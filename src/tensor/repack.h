@@ -1,6 +1,6 @@
 // Converts weight matrices into the row-interleaved layouts of
-// packed_blocks.h (and back, for tests). Only Q4_0 and Q8_0 have packed
-// forms; other types are computed from their file layout.
+// packed_blocks.h (and back, for tests). Q4_0, Q8_0, Q4_K, Q5_K and Q6_K
+// have packed forms; other types are computed from their file layout.
 #pragma once
 
 #include <cstddef>

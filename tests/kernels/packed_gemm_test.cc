@@ -1,5 +1,5 @@
-// Packed (row-interleaved) weights: packing is lossless, every ISA's packed
-// kernel matches the scalar dot products of the unpacked rows, the BlockQ8S
+// Packed (row-interleaved) weights (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K): packing is lossless,
+// every ISA's packed kernel matches the scalar dot products of the unpacked rows, the BlockQ8S
 // quantizer matches Q8_0's values, and MatMul / MatMulMany /
 // MatMulSiluGate give the same results with and without packing.
 #include <gtest/gtest.h>
@@ -41,6 +41,26 @@ std::vector<float> RandomFloats(size_t n, uint32_t seed) {
   return v;
 }
 
+// The packed kernel's activations for n_tokens rows of x: bytes and row stride.
+struct PackedActs {
+  std::vector<uint8_t> bytes;
+  size_t stride = 0;
+};
+PackedActs QuantizePackedActs(const KernelTable& kernels, DType type, const std::vector<float>& x, int64_t k,
+                              int64_t n_tokens) {
+  const ActFormat format = PackedActFormat(type);
+  PackedActs out;
+  out.stride = ActFormatRowBytes(format, k);
+  out.bytes.resize(out.stride * n_tokens);
+  for (int64_t t = 0; t < n_tokens; ++t) kernels.Quantizer(format)(x.data() + t * k, out.bytes.data() + t * out.stride, k);
+  return out;
+}
+
+// The packed types, and the widths their blocks allow.
+constexpr DType kPackedTypes[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+bool IsKQuant(DType type) { return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K; }
+int64_t BlockWeights(DType type) { return IsKQuant(type) ? 256 : 32; }
+
 TensorView ViewOf(DType type, int64_t k, int64_t rows, const std::vector<uint8_t>& data) {
   TensorView w;
   w.type = type;
@@ -52,8 +72,8 @@ TensorView ViewOf(DType type, int64_t k, int64_t rows, const std::vector<uint8_t
 }
 
 TEST(RepackTest, PackUnpackRoundTripsAndOnlyWholeGroupsPack) {
-  for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
-    const int64_t k = 96, rows = 24;
+  for (DType type : kPackedTypes) {
+    const int64_t k = 3 * BlockWeights(type), rows = 24;
     const std::vector<uint8_t> original = RandomMatrix(type, k, rows, 3);
     std::vector<uint8_t> packed(original.size()), back(original.size());
     PackRows(type, original.data(), k, rows, packed.data());
@@ -63,8 +83,13 @@ TEST(RepackTest, PackUnpackRoundTripsAndOnlyWholeGroupsPack) {
   }
   EXPECT_TRUE(CanPack(DType::kQ4_0, 64, 16));
   EXPECT_FALSE(CanPack(DType::kQ4_0, 64, 12));  // not whole 8-row groups
-  EXPECT_FALSE(CanPack(DType::kQ4_K, 256, 16)); // no packed layout
+  EXPECT_FALSE(CanPack(DType::kQ4_1, 256, 16)); // no packed layout
+  EXPECT_TRUE(CanPack(DType::kQ4_K, 256, 16));
+  EXPECT_FALSE(CanPack(DType::kQ5_K, 224, 16));
   EXPECT_FALSE(CanPack(DType::kQ8_0, 48, 16));  // not whole blocks
+  EXPECT_TRUE(CanPack(DType::kQ6_K, 512, 16));
+  EXPECT_FALSE(CanPack(DType::kQ6_K, 512, 12));
+  EXPECT_FALSE(CanPack(DType::kQ6_K, 96, 16));  // not whole super-blocks
 }
 
 TEST(RepackTest, RowsKeepsPackedOnlyForWholeGroups) {
@@ -102,35 +127,39 @@ TEST_P(PackedGemmTest, QuantizeQ8SMatchesQ8_0Values) {
 }
 
 // The packed kernel against the reference dot product of each unpacked row
-// with the same activations in Q8_0 form: integer sums are exact, so only
-// the float accumulation order differs (relative 1e-5 of the magnitude).
+// with the same activations (Q8_0 values for the BlockQ8S types, the same
+// Q8_K blocks for the K-quants): integer sums are exact, so only the float
+// accumulation order differs (relative 1e-5 of the magnitude).
 TEST_P(PackedGemmTest, MatchesReferenceDotOfUnpackedRows) {
   const KernelTable& kernels = *GetParam().table;
-  for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
+  for (DType type : kPackedTypes) {
     const PackedGemmFn gemm = kernels.PackedGemm(type);
     ASSERT_NE(gemm, nullptr) << DTypeName(type);
-    const VecDotFn ref_dot = type == DType::kQ4_0 ? reference::DotQ4_0 : reference::DotQ8_0;
-    for (int64_t k : {32, 96, 2048}) {
+    const VecDotFn ref_dot = type == DType::kQ4_0   ? reference::DotQ4_0
+                             : type == DType::kQ8_0 ? reference::DotQ8_0
+                             : type == DType::kQ4_K ? reference::DotQ4_K
+                             : type == DType::kQ5_K ? reference::DotQ5_K
+                                                    : reference::DotQ6_K;
+    const DType ref_act = IsKQuant(type) ? DType::kQ8_K : DType::kQ8_0;
+    const int64_t unit = BlockWeights(type);
+    for (int64_t k : {unit, 3 * unit, int64_t{2048}}) {
       for (int64_t n_tokens : {1, 2, 3, 4, 5, 7, 8, 9, 17}) {
         const int64_t rows = 24;
         const std::vector<uint8_t> w = RandomMatrix(type, k, rows, static_cast<uint32_t>(k + n_tokens));
         std::vector<uint8_t> packed(w.size());
         PackRows(type, w.data(), k, rows, packed.data());
         const std::vector<float> x = RandomFloats(k * n_tokens, 7);
-        std::vector<BlockQ8S> act(k / 32 * n_tokens);
-        std::vector<BlockQ8_0> act_q8(k / 32 * n_tokens);
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          kernels.Quantizer(ActFormat::kQ8S)(x.data() + t * k, act.data() + t * (k / 32), k);
-          QuantizeRow(DType::kQ8_0, x.data() + t * k, act_q8.data() + t * (k / 32), k);
-        }
+        const PackedActs act = QuantizePackedActs(kernels, type, x, k, n_tokens);
+        const size_t ref_stride = *RowBytes(ref_act, k);
+        std::vector<uint8_t> act_ref(ref_stride * n_tokens);
+        for (int64_t t = 0; t < n_tokens; ++t) QuantizeRow(ref_act, x.data() + t * k, act_ref.data() + t * ref_stride, k);
         const int64_t y_stride = rows + 5;
         std::vector<float> y(n_tokens * y_stride, -3.0f);
-        gemm(k, packed.data(), rows / 8, reinterpret_cast<const uint8_t*>(act.data()), (k / 32) * sizeof(BlockQ8S),
-             n_tokens, y.data(), y_stride);
+        gemm(k, packed.data(), rows / 8, act.bytes.data(), act.stride, n_tokens, y.data(), y_stride);
         const size_t row_bytes = w.size() / rows;
         for (int64_t t = 0; t < n_tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
-            const float want = ref_dot(k, w.data() + r * row_bytes, act_q8.data() + t * (k / 32));
+            const float want = ref_dot(k, w.data() + r * row_bytes, act_ref.data() + t * ref_stride);
             ASSERT_NEAR(y[t * y_stride + r], want, 1e-5f * (std::fabs(want) + k))
                 << DTypeName(type) << " k=" << k << " t=" << t << " r=" << r;
           }
@@ -147,19 +176,18 @@ TEST_P(PackedGemmTest, MatchesReferenceDotOfUnpackedRows) {
 // chunked one way gives the same logits as another and as decode steps.
 TEST_P(PackedGemmTest, ResultDoesNotDependOnTokenCountOrGrouping) {
   const KernelTable& kernels = *GetParam().table;
-  for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
+  for (DType type : kPackedTypes) {
     const PackedGemmFn gemm = kernels.PackedGemm(type);
     ASSERT_NE(gemm, nullptr) << DTypeName(type);
-    const int64_t k = 256, rows = 40, n_tokens = 11, n_groups = rows / 8;
+    const int64_t k = 512, rows = 40, n_tokens = 11, n_groups = rows / 8;
     const std::vector<uint8_t> w = RandomMatrix(type, k, rows, 99);
     std::vector<uint8_t> packed(w.size());
     PackRows(type, w.data(), k, rows, packed.data());
     const size_t group_bytes = w.size() / n_groups;
     const std::vector<float> x = RandomFloats(k * n_tokens, 5);
-    const size_t act_stride = (k / 32) * sizeof(BlockQ8S);
-    std::vector<BlockQ8S> act(k / 32 * n_tokens);
-    for (int64_t t = 0; t < n_tokens; ++t) kernels.Quantizer(ActFormat::kQ8S)(x.data() + t * k, act.data() + t * (k / 32), k);
-    const auto* act_bytes = reinterpret_cast<const uint8_t*>(act.data());
+    const PackedActs act = QuantizePackedActs(kernels, type, x, k, n_tokens);
+    const size_t act_stride = act.stride;
+    const uint8_t* act_bytes = act.bytes.data();
     std::vector<float> all(n_tokens * rows);
     gemm(k, packed.data(), n_groups, act_bytes, act_stride, n_tokens, all.data(), rows);
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -190,8 +218,8 @@ TEST_P(PackedGemmTest, MatMulEntryPointsAgreeWithUnpackedPath) {
   const KernelTable& kernels = *GetParam().table;
   ThreadPool pool(2);
   MatmulScratch scratch;
-  for (DType type : {DType::kQ4_0, DType::kQ8_0}) {
-    const int64_t k = 256, rows = 72, n_tokens = 37;
+  for (DType type : kPackedTypes) {
+    const int64_t k = 512, rows = 72, n_tokens = 37;
     const std::vector<uint8_t> gate_w = RandomMatrix(type, k, rows, 21), up_w = RandomMatrix(type, k, rows, 22);
     std::vector<uint8_t> gate_p(gate_w.size()), up_p(up_w.size());
     PackRows(type, gate_w.data(), k, rows, gate_p.data());

@@ -17,6 +17,9 @@ void FillAvx2Kernels(KernelTable* t) {
   t->weights[static_cast<size_t>(DType::kQ6_K)].vec_dot4 = avx2::DotQ6_Kx4;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx2::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx2::GemmQ8_0x8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ4_K)] = avx2::GemmQ4_Kx8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ5_K)] = avx2::GemmQ5_Kx8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ6_K)] = avx2::GemmQ6_Kx8;
   t->row_axpy[static_cast<size_t>(DType::kQ4_0)] = avx2::RowAxpyQ4_0;
   t->row_axpy[static_cast<size_t>(DType::kQ8_0)] = avx2::RowAxpyQ8_0;
   t->row_axpy[static_cast<size_t>(DType::kF32)] = avx2::RowAxpyF32;

@@ -18,6 +18,9 @@ void FillAvx512Kernels(KernelTable* t) {
   set(DType::kQ8_0, avx512::DotQ8_0);
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = avx512::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = avx512::GemmQ8_0x8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ4_K)] = avx512::GemmQ4_Kx8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ5_K)] = avx512::GemmQ5_Kx8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ6_K)] = avx512::GemmQ6_Kx8;
   t->dot_f32 = avx512::DotF32Plain;
   t->axpy_f32 = avx512::AxpyF32;
 }

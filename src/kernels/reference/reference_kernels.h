@@ -39,6 +39,13 @@ void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
                 int64_t n_tokens, float* y, int64_t y_stride);
 void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride);
+// Packed K-quants x Q8_K activations.
+void GemmQ4_Kx8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
+void GemmQ5_Kx8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
+void GemmQ6_Kx8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
+                int64_t n_tokens, float* y, int64_t y_stride);
 
 // KernelTable::row_axpy for one weight type (instantiated for every type
 // the scalar table computes with).

@@ -45,6 +45,9 @@ void FillScalarKernels(KernelTable* t) {
   t->quantize[static_cast<size_t>(ActFormat::kQ8S)] = QuantizeRowQ8S;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = reference::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = reference::GemmQ8_0x8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ4_K)] = reference::GemmQ4_Kx8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ5_K)] = reference::GemmQ5_Kx8;
+  t->packed_gemm[static_cast<size_t>(DType::kQ6_K)] = reference::GemmQ6_Kx8;
   t->sgemm = reference::Sgemm;
   t->sgemm_nt = reference::SgemmNT;
   t->exp_sum = reference::ExpSum;
