@@ -35,13 +35,11 @@ void SplitWindow(const FlashKv& kv, int64_t j0, int64_t width, int64_t k_stride,
 
 // Converts `dim` leading bf16 elements of each run's rows (`stride` apart)
 // into staging rows [width][dim].
-void StageBf16(std::span<const FlashKeyRun> runs, bool values, int64_t stride, int dim, float* staging) {
+void StageBf16(const KernelTable& kernels, std::span<const FlashKeyRun> runs, bool values, int64_t stride, int dim,
+               float* staging) {
   for (const FlashKeyRun& run : runs) {
     const uint16_t* src = static_cast<const uint16_t*>(values ? run.values : run.keys);
-    for (int64_t jj = 0; jj < run.count; ++jj) {
-      float* dst = staging + (run.offset + jj) * dim;
-      for (int d = 0; d < dim; ++d) dst[d] = Bf16ToFloat(src[jj * stride + d]);
-    }
+    for (int64_t jj = 0; jj < run.count; ++jj) kernels.bf16_to_f32(dim, src + jj * stride, staging + (run.offset + jj) * dim);
   }
 }
 
@@ -78,7 +76,7 @@ void WindowScores(const KernelTable& kernels, const FlashKv& kv, const FlashRows
     return;
   }
   s->k.resize(static_cast<size_t>(width) * kv.dim_qk);
-  StageBf16(runs, false, k_stride, kv.dim_qk, s->k.data());
+  StageBf16(kernels, runs, false, k_stride, kv.dim_qk, s->k.data());
   kernels.sgemm_nt(rows.n_rows, width, kv.dim_qk, rows.q, kv.dim_qk, s->k.data(), kv.dim_qk, s->scores.data(), width);
 }
 
@@ -97,7 +95,7 @@ void WindowValues(const KernelTable& kernels, const FlashKv& kv, const FlashRows
   int64_t ld = kv.dim_qk;
   if (!kv.values_in_keys) {
     s->v.resize(static_cast<size_t>(width) * kv.dim_v);
-    StageBf16(runs, true, v_stride, kv.dim_v, s->v.data());
+    StageBf16(kernels, runs, true, v_stride, kv.dim_v, s->v.data());
     values = s->v.data();
     ld = kv.dim_v;
   }

@@ -38,6 +38,7 @@ std::string_view ActFormatName(ActFormat format) {
     case ActFormat::kQ8_1: return "q8_1";
     case ActFormat::kQ8_K: return "q8_K";
     case ActFormat::kQ8S: return "q8s";
+    case ActFormat::kBF16: return "bf16";
   }
   return "?";
 }
@@ -49,6 +50,7 @@ std::optional<DType> ActFormatDType(ActFormat format) {
     case ActFormat::kQ8_1: return DType::kQ8_1;
     case ActFormat::kQ8_K: return DType::kQ8_K;
     case ActFormat::kQ8S: return std::nullopt;
+    case ActFormat::kBF16: return DType::kBF16;
   }
   return std::nullopt;
 }
@@ -85,6 +87,7 @@ std::vector<std::string> KernelOverrides(const KernelTable& t, const KernelTable
   helper("axpy_f32", t.axpy_f32 != base.axpy_f32);
   helper("dot_f32_bf16", t.dot_f32_bf16 != base.dot_f32_bf16);
   helper("axpy_bf16", t.axpy_bf16 != base.axpy_bf16);
+  helper("bf16_to_f32", t.bf16_to_f32 != base.bf16_to_f32);
   helper("sgemm", t.sgemm != base.sgemm);
   helper("sgemm_nt", t.sgemm_nt != base.sgemm_nt);
   helper("exp_sum", t.exp_sum != base.exp_sum);

@@ -21,9 +21,10 @@ std::string_view IsaName(Isa isa);
 
 // The form a kernel reads activations in: float32 rows, rows of one of
 // the 8-bit block types (the dot products' partners: Q8_0, Q8_1, Q8_K), or
-// BlockQ8S rows for the packed kernels (tensor/packed_blocks.h).
-enum class ActFormat : uint8_t { kF32, kQ8_0, kQ8_1, kQ8_K, kQ8S };
-inline constexpr size_t kNumActFormats = 5;
+// BlockQ8S rows for the packed kernels (tensor/packed_blocks.h), or bf16
+// rows (the partner of bf16 weights where the CPU multiplies bf16 pairs).
+enum class ActFormat : uint8_t { kF32, kQ8_0, kQ8_1, kQ8_K, kQ8S, kBF16 };
+inline constexpr size_t kNumActFormats = 6;
 std::string_view ActFormatName(ActFormat format);
 // The GGUF block type of a format; nullopt for BlockQ8S, which no file holds.
 std::optional<DType> ActFormatDType(ActFormat format);
@@ -84,6 +85,9 @@ struct KernelTable {
   // The same against bf16 rows (a bf16 KV cache).
   float (*dot_f32_bf16)(int64_t n, const float* a, const uint16_t* b) = nullptr;
   void (*axpy_bf16)(int64_t n, float a, const uint16_t* x, float* y) = nullptr;
+  // y[i] = x[i] widened to float32 (exact): staging a bf16 KV cache's rows
+  // for attention's float GEMMs.
+  void (*bf16_to_f32)(int64_t n, const uint16_t* x, float* y) = nullptr;
 
   // C[m x n] = A[m x k] * B[k x n] (or C += with accumulate), row-major
   // with leading dimensions lda/ldb/ldc: attention's score and value steps.

@@ -56,6 +56,38 @@ TEST_P(AttentionKernelsTest, SgemmMatchesReference) {
   }
 }
 
+// Every table's sgemm gives each element the FMA chain of the AVX2 kernel
+// (bit for bit), whatever width it computes in: MLA's absorbed key takes
+// sgemm for long steps and row_axpy (the AVX2 chain) for short ones, and a
+// token's logits must not depend on which.
+// (The scalar table has its own reference sums and is not held to this.)
+TEST(AttentionKernelsVectorTest, SgemmIsBitIdenticalToAvx2Sgemm) {
+  if (!GetCpuFeatures().HasAvx2Set()) GTEST_SKIP() << "no AVX2: no vector table to compare";
+  const KernelTable& avx2 = GetKernelTable(Isa::kAvx2);
+  int tables = 0;
+  for (const testing::NamedTable& named : testing::TablesToTest()) {
+    const KernelTable& kernels = *named.table;
+    if (kernels.isa == Isa::kScalar) continue;
+    ++tables;
+    SCOPED_TRACE(named.name);
+    for (int64_t m : {1, 3, 4, 9}) {
+      for (int64_t n : {7, 16, 40, 77, 512}) {
+        for (int64_t k : {1, 64, 128}) {
+          const int64_t lda = k + 1, ldb = n + 2, ldc = n + 3;
+          const std::vector<float> a = Random(m * lda, 7), b = Random(k * ldb, 8), c0 = Random(m * ldc, 9);
+          for (bool accumulate : {false, true}) {
+            std::vector<float> want = c0, got = c0;
+            avx2.sgemm(m, n, k, a.data(), lda, b.data(), ldb, want.data(), ldc, accumulate);
+            kernels.sgemm(m, n, k, a.data(), lda, b.data(), ldb, got.data(), ldc, accumulate);
+            ASSERT_EQ(got, want) << m << "x" << n << "x" << k << " accumulate=" << accumulate;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GE(tables, 2);  // avx2 and avx512 (native or emulated)
+}
+
 TEST_P(AttentionKernelsTest, SgemmNTMatchesReference) {
   const KernelTable& kernels = *GetParam().table;
   for (int64_t m : {1, 2, 5, 8}) {
@@ -71,6 +103,22 @@ TEST_P(AttentionKernelsTest, SgemmNTMatchesReference) {
         }
       }
     }
+  }
+}
+
+// Widening bf16 is exact: every table gives the reference's floats bit for
+// bit, odd lengths (the scalar tails) included.
+TEST_P(AttentionKernelsTest, Bf16ToF32IsExact) {
+  const KernelTable& kernels = *GetParam().table;
+  ASSERT_NE(kernels.bf16_to_f32, nullptr);
+  const std::vector<float> x = Random(67, 12);
+  std::vector<uint16_t> bf(x.size());
+  for (size_t i = 0; i < x.size(); ++i) bf[i] = FloatToBf16(x[i]);
+  for (int64_t n : {0, 1, 8, 15, 16, 33, 67}) {
+    std::vector<float> got(x.size(), -7.0f);
+    kernels.bf16_to_f32(n, bf.data(), got.data());
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], Bf16ToFloat(bf[i])) << "n=" << n << " i=" << i;
+    for (size_t i = n; i < got.size(); ++i) ASSERT_EQ(got[i], -7.0f) << "n=" << n << ": wrote past the end";
   }
 }
 

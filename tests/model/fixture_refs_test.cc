@@ -93,7 +93,7 @@ TEST(KernelTableOverridesTest, Avx512TableSaysWhichKernelsItOverrides) {
   const std::vector<std::string> expected = {
       "vec_dot f32",  "vec_dot f16",  "vec_dot q4_0", "packed_gemm q4_0", "vec_dot q8_0",
       "packed_gemm q8_0", "packed_gemm q4_K", "packed_gemm q5_K", "packed_gemm q6_K", "vec_dot bf16",
-      "dot_f32",  "axpy_f32"};
+      "dot_f32",  "axpy_f32", "bf16_to_f32", "sgemm", "sgemm_nt"};
   const KernelTable& avx2 = GetKernelTable(Isa::kAvx2);
   EXPECT_EQ(KernelOverrides(testing::EmulatedAvx512Table(), avx2), expected);
   const auto isas = AvailableIsas();

@@ -32,6 +32,7 @@ void FillAvx2Kernels(KernelTable* t) {
   t->axpy_f32 = avx2::AxpyF32;
   t->dot_f32_bf16 = avx2::DotF32Bf16;
   t->axpy_bf16 = avx2::AxpyBf16;
+  t->bf16_to_f32 = avx2::Bf16ToF32;
 }
 
 }  // namespace tf

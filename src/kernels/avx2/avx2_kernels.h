@@ -42,5 +42,6 @@ float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);
 void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y);
+void Bf16ToF32(int64_t n, const uint16_t* x, float* y);
 
 }  // namespace tf::avx2

@@ -78,4 +78,10 @@ void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y) {
   for (; i < n; ++i) y[i] += a * Bf16ToFloat(x[i]);
 }
 
+void Bf16ToF32(int64_t n, const uint16_t* x, float* y) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, LoadBf16(x + i));
+  for (; i < n; ++i) y[i] = Bf16ToFloat(x[i]);
+}
+
 }  // namespace tf::avx2

@@ -1,5 +1,6 @@
 #include "kernels/avx512/avx512_kernels.h"
 
+#include "base/cpu_features.h"
 #include "kernels/kernel_table.h"
 
 namespace tf {
@@ -21,8 +22,17 @@ void FillAvx512Kernels(KernelTable* t) {
   t->packed_gemm[static_cast<size_t>(DType::kQ4_K)] = avx512::GemmQ4_Kx8;
   t->packed_gemm[static_cast<size_t>(DType::kQ5_K)] = avx512::GemmQ5_Kx8;
   t->packed_gemm[static_cast<size_t>(DType::kQ6_K)] = avx512::GemmQ6_Kx8;
+  t->sgemm = avx512::Sgemm;
+  t->sgemm_nt = avx512::SgemmNT;
   t->dot_f32 = avx512::DotF32Plain;
   t->axpy_f32 = avx512::AxpyF32;
+  t->bf16_to_f32 = avx512::Bf16ToF32;
+#if defined(TF_EMULATE_AVX512)
+  const bool has_bf16_pairs = true;
+#else
+  const bool has_bf16_pairs = GetCpuFeatures().avx512bf16;  // not every AVX-512 CPU has it (Ice Lake lacks it)
+#endif
+  if (has_bf16_pairs) t->weights[static_cast<size_t>(DType::kBF16)] = {ActFormat::kBF16, avx512::DotBF16Pairs, nullptr};
 }
 
 }  // namespace tf

@@ -58,4 +58,10 @@ void AxpyF32(int64_t n, float a, const float* x, float* y) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
+void Bf16ToF32(int64_t n, const uint16_t* x, float* y) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, LoadBf16(x + i));
+  for (; i < n; ++i) y[i] = Bf16ToFloat(x[i]);
+}
+
 }  // namespace tf::TF_AVX512_NS

@@ -42,4 +42,8 @@ void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * Bf16ToFloat(x[i]);
 }
 
+void Bf16ToF32(int64_t n, const uint16_t* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = Bf16ToFloat(x[i]);
+}
+
 }  // namespace tf::reference

@@ -33,6 +33,7 @@ float DotF32Plain(int64_t n, const float* a, const float* b);
 void AxpyF32(int64_t n, float a, const float* x, float* y);
 float DotF32Bf16(int64_t n, const float* a, const uint16_t* b);
 void AxpyBf16(int64_t n, float a, const uint16_t* x, float* y);
+void Bf16ToF32(int64_t n, const uint16_t* x, float* y);
 
 // Packed weights (packed_blocks.h) x BlockQ8S activations; see PackedGemmFn.
 void GemmQ4_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
@@ -55,5 +56,6 @@ void RowAxpy(int64_t k, const void* w, const float* a, int64_t a_stride, int64_t
 void QuantizeQ8_0(const float* x, void* y, int64_t n);
 void QuantizeQ8_1(const float* x, void* y, int64_t n);
 void QuantizeQ8_K(const float* x, void* y, int64_t n);
+void QuantizeBF16(const float* x, void* y, int64_t n);
 
 }  // namespace tf::reference

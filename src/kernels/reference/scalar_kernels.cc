@@ -11,6 +11,7 @@ namespace reference {
 void QuantizeQ8_0(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_0, x, y, n); }
 void QuantizeQ8_1(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_1, x, y, n); }
 void QuantizeQ8_K(const float* x, void* y, int64_t n) { QuantizeRow(DType::kQ8_K, x, y, n); }
+void QuantizeBF16(const float* x, void* y, int64_t n) { QuantizeRow(DType::kBF16, x, y, n); }
 
 }  // namespace reference
 
@@ -43,6 +44,7 @@ void FillScalarKernels(KernelTable* t) {
   t->quantize[static_cast<size_t>(ActFormat::kQ8_1)] = reference::QuantizeQ8_1;
   t->quantize[static_cast<size_t>(ActFormat::kQ8_K)] = reference::QuantizeQ8_K;
   t->quantize[static_cast<size_t>(ActFormat::kQ8S)] = QuantizeRowQ8S;
+  t->quantize[static_cast<size_t>(ActFormat::kBF16)] = reference::QuantizeBF16;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_0)] = reference::GemmQ4_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ8_0)] = reference::GemmQ8_0x8;
   t->packed_gemm[static_cast<size_t>(DType::kQ4_K)] = reference::GemmQ4_Kx8;
@@ -56,6 +58,7 @@ void FillScalarKernels(KernelTable* t) {
   t->axpy_f32 = reference::AxpyF32;
   t->dot_f32_bf16 = reference::DotF32Bf16;
   t->axpy_bf16 = reference::AxpyBf16;
+  t->bf16_to_f32 = reference::Bf16ToF32;
 }
 
 }  // namespace tf
