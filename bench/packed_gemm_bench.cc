@@ -4,7 +4,7 @@
 // roofline `tokenfab bench` uses); then one token against unpacked K-quant
 // rows (vec_dot row by row, their decode path before they were packed). Run it pinned
 // on a quiet core:
-//   taskset -c 1 build/bench/tf_packed_gemm_bench [rows k]
+//   taskset -c 1 build/bench/tf_packed_gemm_bench [rows k [isa]]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -132,8 +132,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rows must be a positive multiple of 8 and k of 32\n");
     return 2;
   }
+  const std::string only_isa = argc > 3 ? argv[3] : "";  // e.g. "avx512": that ISA alone
   for (tf::Isa isa : tf::AvailableIsas()) {
-    if (isa != tf::Isa::kScalar) tf::Run(isa, rows, k);
+    if (isa == tf::Isa::kScalar || (!only_isa.empty() && tf::IsaName(isa) != only_isa)) continue;
+    tf::Run(isa, rows, k);
   }
   return 0;
 }
