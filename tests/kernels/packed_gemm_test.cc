@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -123,6 +124,30 @@ TEST_P(PackedGemmTest, QuantizeQ8SMatchesQ8_0Values) {
     }
     EXPECT_EQ(q8s[b].d_sum8, 8.0f * q8s[b].d * static_cast<float>(sum)) << "block " << b;
     EXPECT_EQ(q8s[b].d, Fp16ToFloat(q8_0[b].d)) << "block " << b;
+  }
+}
+
+// Q8_K activations (the K-quant kernels'): the same bytes as the scalar
+// quantizer, with ties for the largest magnitude (the first one's sign
+// wins), an all-zero block and values that round at exactly .5.
+TEST_P(PackedGemmTest, QuantizeQ8_KMatchesReferenceBytes) {
+  const KernelTable& kernels = *GetParam().table;
+  ASSERT_NE(kernels.Quantizer(ActFormat::kQ8_K), nullptr);
+  const int64_t n = kQK_K * 5;
+  std::vector<float> x = RandomFloats(n, 13);
+  for (int i = kQK_K; i < 2 * kQK_K; ++i) x[i] = 0.0f;        // block 1: all zero
+  x[2 * kQK_K + 7] = 3.0f, x[2 * kQK_K + 100] = -3.0f;        // block 2: a tie, positive first
+  x[3 * kQK_K + 9] = -4.0f, x[3 * kQK_K + 200] = 4.0f;        // block 3: a tie, negative first
+  for (int i = 0; i < 16; ++i) x[4 * kQK_K + i] = (i - 8) * (127.0f / 254.0f);  // block 4: halves
+  x[4 * kQK_K + 255] = -127.0f / 127.0f;
+  std::vector<BlockQ8_K> got(n / kQK_K), want(n / kQK_K);
+  std::memset(got.data(), 0x5A, got.size() * sizeof(BlockQ8_K));
+  kernels.Quantizer(ActFormat::kQ8_K)(x.data(), got.data(), n);
+  QuantizeRow(DType::kQ8_K, x.data(), want.data(), n);
+  for (size_t b = 0; b < got.size(); ++b) {
+    EXPECT_EQ(got[b].d, want[b].d) << "block " << b;
+    for (int j = 0; j < kQK_K; ++j) ASSERT_EQ(got[b].qs[j], want[b].qs[j]) << "block " << b << " value " << j;
+    for (int g = 0; g < kQK_K / 16; ++g) ASSERT_EQ(got[b].bsums[g], want[b].bsums[g]) << "block " << b << " sum " << g;
   }
 }
 

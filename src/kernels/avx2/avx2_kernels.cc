@@ -24,6 +24,7 @@ void FillAvx2Kernels(KernelTable* t) {
   t->row_axpy[static_cast<size_t>(DType::kQ8_0)] = avx2::RowAxpyQ8_0;
   t->row_axpy[static_cast<size_t>(DType::kF32)] = avx2::RowAxpyF32;
   t->quantize[static_cast<size_t>(ActFormat::kQ8S)] = avx2::QuantizeQ8S;
+  t->quantize[static_cast<size_t>(ActFormat::kQ8_K)] = avx2::QuantizeQ8_K;
   t->sgemm = avx2::Sgemm;
   t->sgemm_nt = avx2::SgemmNT;
   t->exp_sum = avx2::ExpSum;

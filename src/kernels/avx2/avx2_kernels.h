@@ -26,6 +26,7 @@ void GemmQ5_Kx8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
 void GemmQ6_Kx8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* act, size_t act_stride,
                 int64_t n_tokens, float* y, int64_t y_stride);
 void QuantizeQ8S(const float* x, void* y, int64_t n);
+void QuantizeQ8_K(const float* x, void* y, int64_t n);
 double ProbeInt8Ops(int64_t iters);
 double ProbeFp32Ops(int64_t iters);
 uint64_t ProbeRead(const uint8_t* p, size_t n);
