@@ -127,6 +127,12 @@ inline typename Ops::F BlockStep(const typename Ops::I* q, const BlockQ8S& xb, f
   return Ops::Fma(dw, v, acc);
 }
 
+template <typename Block>
+inline void PrefetchBlock(const Block* p) {
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (size_t off = 0; off < sizeof(Block); off += 64) __builtin_prefetch(bytes + off, 0, 3);
+}
+
 // T tokens against one group (Ops256: wb unused) or two (Ops512), one
 // unpacking of each block for all of them; y[t * y_stride + row].
 template <typename Ops, typename Block, int T>
@@ -135,7 +141,17 @@ void TileBody(int64_t n_blocks, const Block* wa, const Block* wb, const BlockQ8S
   constexpr float excess = ExcessScale(static_cast<const Block*>(nullptr));
   typename Ops::F acc[T];
   for (int t = 0; t < T; ++t) acc[t] = Ops::Zero();
+  // Several tokens: the next unit's weights (the next group, or pair:
+  // contiguous after these) at the same block, one unit ahead, so DRAM
+  // streams while this unit computes (without it a tile waited on the
+  // weights from DRAM: Q4_0 x 8 tokens 219 -> 294 GOPS on a Zen 4 core).
+  // One token streams faster without (the hardware prefetcher keeps up).
+  const int64_t ahead = (wa == wb ? 1 : 2) * n_blocks;
   for (int64_t b = 0; b < n_blocks; ++b) {
+    if constexpr (T > 1) {
+      PrefetchBlock(wa + b + ahead);
+      if (wa != wb) PrefetchBlock(wb + b + ahead);
+    }
     const typename Ops::F dw = Ops::Scales(wa[b].d, wb[b].d);
     typename Ops::I q[8];
     Unpack<Ops>(wa[b], wb[b], q);
