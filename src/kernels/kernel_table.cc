@@ -6,6 +6,7 @@
 #include "base/check.h"
 #include "base/cpu_features.h"
 #include "tensor/packed_blocks.h"
+#include "tensor/repack.h"
 
 namespace tf {
 namespace {
@@ -56,8 +57,7 @@ std::optional<DType> ActFormatDType(ActFormat format) {
 }
 
 ActFormat PackedActFormat(DType type) {
-  const bool k_quant = type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K;
-  return k_quant ? ActFormat::kQ8_K : ActFormat::kQ8S;
+  return IsPackedKQuant(type) ? ActFormat::kQ8_K : ActFormat::kQ8S;
 }
 
 size_t ActFormatRowBytes(ActFormat format, int64_t k) {

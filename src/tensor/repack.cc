@@ -52,7 +52,7 @@ void ConvertBlock(const PackGeometry& g, uint8_t* rows, size_t row_bytes, uint8_
 
 void Convert(DType type, uint8_t* rows, int64_t k, int64_t n_rows, uint8_t* packed, bool to_packed) {
   TF_CHECK(CanPack(type, k, n_rows)) << "cannot pack [" << n_rows << " x " << k << "] " << DTypeName(type);
-  if (k % kQK_K == 0 && (type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K)) {
+  if (IsPackedKQuant(type)) {
     ConvertKQuantRows(type, rows, k, n_rows, packed, to_packed);
     return;
   }
@@ -71,10 +71,12 @@ void Convert(DType type, uint8_t* rows, int64_t k, int64_t n_rows, uint8_t* pack
 
 }  // namespace
 
+bool IsPackedKQuant(DType type) { return type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K; }
+
 bool CanPack(DType type, int64_t k, int64_t n_rows) {
   if (k <= 0 || n_rows <= 0 || n_rows % kPackRows != 0) return false;
   if (type == DType::kQ4_0 || type == DType::kQ8_0) return k % 32 == 0;
-  return (type == DType::kQ4_K || type == DType::kQ5_K || type == DType::kQ6_K) && k % kQK_K == 0;
+  return IsPackedKQuant(type) && k % kQK_K == 0;
 }
 
 void PackRows(DType type, const uint8_t* rows, int64_t k, int64_t n_rows, uint8_t* out) {

@@ -10,6 +10,10 @@
 
 namespace tf {
 
+// Whether `type` is one of the K-quants with a packed layout (Q4_K, Q5_K,
+// Q6_K: 256-weight super-blocks, Q8_K activations).
+bool IsPackedKQuant(DType type);
+
 // Whether a [n_rows x k] matrix of `type` can be packed.
 bool CanPack(DType type, int64_t k, int64_t n_rows);
 
