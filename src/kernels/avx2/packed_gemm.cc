@@ -264,7 +264,6 @@ void GemmQ8_0x8(int64_t k, const uint8_t* w, int64_t n_groups, const uint8_t* ac
 void QuantizeQ8S(const float* x, void* y, int64_t n) {
   auto* out = static_cast<BlockQ8S*>(y);
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
     __m256 v[4];
     __m256 amax = _mm256_setzero_ps();
@@ -272,25 +271,15 @@ void QuantizeQ8S(const float* x, void* y, int64_t n) {
       v[j] = _mm256_loadu_ps(x + 8 * j);
       amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_bit, v[j]));
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const float d = HorizontalMax(amax) / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     out[i].d = Fp16ToFloat(FloatToFp16(d));
     const __m256 scale = _mm256_set1_ps(id);
     __m256i q[4];
     for (int j = 0; j < 4; ++j) q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], scale));
     const __m256i sum32 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum32), _mm256_extracti128_si256(sum32, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    out[i].d_sum8 = 8.0f * out[i].d * static_cast<float>(_mm_cvtsi128_si32(s));
-    // packs interleave 128-bit lanes; the permute restores element order.
-    const __m256i lo = _mm256_packs_epi32(q[0], q[1]);
-    const __m256i hi = _mm256_packs_epi32(q[2], q[3]);
-    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(lo, hi), order);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].qs), bytes);
+    out[i].d_sum8 = 8.0f * out[i].d * static_cast<float>(HorizontalSumI32(sum32));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[i].qs), PackBytes(q[0], q[1], q[2], q[3]));
   }
 }
 
