@@ -24,8 +24,8 @@
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/kernel_table.h"
-#include "kernels/machine_probes.h"
 #include "kernels/mla_attention.h"
+#include "perf/machine_limits.h"
 #include "tensor/kv_storage.h"
 #include "tensor/kv_view.h"
 
@@ -67,34 +67,6 @@ Cache MakeCache(const KvLayout& layout, DType type, int64_t context) {
   return c;
 }
 
-// fp32 operations per second of the FMA probe on every thread, best of 3.
-double Fp32Peak(const MachineProbes& probes, ThreadPool* pool) {
-  double best = 0;
-  for (int round = 0; round < 3; ++round) {
-    std::vector<double> ops(static_cast<size_t>(pool->num_threads()));
-    const double t0 = Seconds();
-    pool->Run([&](int thread) { ops[thread] = probes.fp32_ops(20'000'000); });
-    double total = 0;
-    for (double v : ops) total += v;
-    best = std::max(best, total / (Seconds() - t0));
-  }
-  return best;
-}
-
-// Two-thread streaming read of `bytes`, best of 3, bytes/s.
-double ReadBandwidth(const MachineProbes& probes, size_t bytes, ThreadPool* pool) {
-  bytes = bytes / 256 * 256;
-  std::vector<uint8_t> buffer(bytes, 1);
-  const size_t share = bytes / static_cast<size_t>(pool->num_threads()) / 128 * 128;
-  double best = 0;
-  for (int round = 0; round < 3; ++round) {
-    const double t0 = Seconds();
-    pool->Run([&](int thread) { probes.read(buffer.data() + thread * share, share); });
-    best = std::max(best, static_cast<double>(share * pool->num_threads()) / (Seconds() - t0));
-  }
-  return best;
-}
-
 // Best of 5 decode steps (every layer once), seconds.
 template <typename Step>
 double TimeStep(Step&& step) {
@@ -107,23 +79,18 @@ double TimeStep(Step&& step) {
   return best;
 }
 
-struct Limits {
-  double read_bps = 0;
-  double fp32_ops = 0;
-};
-
 // macs: multiply-adds of the step (scores and value sums).
 void Report(const char* shape, DType type, const KvStorage& storage, double macs, double seconds,
-            const Limits& limits) {
+            const MachineLimits& limits) {
   const double bytes = static_cast<double>(storage.bytes());
   const double flops = 2.0 * macs / seconds;
   std::printf("  %-3s %-4s KV %7.1f MB: %8.3f ms per decode step, %5.1f GB/s (%4.1f%% of the read probe), "
               "%5.1f GFLOPS (%4.1f%% of the fp32 probe)\n",
               shape, std::string(DTypeName(type)).c_str(), bytes * 1e-6, seconds * 1e3, bytes / seconds * 1e-9,
-              100.0 * bytes / seconds / limits.read_bps, flops * 1e-9, 100.0 * flops / limits.fp32_ops);
+              100.0 * bytes / seconds / (limits.bw_gbs * 1e9), flops * 1e-9, 100.0 * flops / (limits.fp32_gflops * 1e9));
 }
 
-void RunGqa(const KernelTable& kernels, DType type, int64_t context, const Limits& limits, ThreadPool* pool) {
+void RunGqa(const KernelTable& kernels, DType type, int64_t context, const MachineLimits& limits, ThreadPool* pool) {
   const KvLayout layout{22, 4 * 64, 4 * 64, 4};
   const Cache cache = MakeCache(layout, type, context);
   const AttentionShape shape{32, 4, 64, 64, 32 * 64, 32 * 64, 0.125f};
@@ -139,7 +106,7 @@ void RunGqa(const KernelTable& kernels, DType type, int64_t context, const Limit
   Report("gqa", type, *cache.storage, macs, seconds, limits);
 }
 
-void RunMla(const KernelTable& kernels, DType type, int64_t context, const Limits& limits, ThreadPool* pool) {
+void RunMla(const KernelTable& kernels, DType type, int64_t context, const MachineLimits& limits, ThreadPool* pool) {
   constexpr int kHeads = 16, kLora = 512, kRot = 64;
   const KvLayout layout{27, kLora + kRot, 0, 1};
   const Cache cache = MakeCache(layout, type, context);
@@ -179,15 +146,17 @@ int main(int argc, char** argv) {
   const tf::KernelTable& kernels = tf::GetKernelTable(isa);
   // As large as the largest cache below (V2-Lite's, f32), so it streams from DRAM too.
   const size_t probe_bytes = static_cast<size_t>(context) * 27 * 576 * 4;
-  tf::Limits limits;
-  limits.read_bps = tf::ReadBandwidth(tf::GetMachineProbes(isa), probe_bytes, &pool);
-  limits.fp32_ops = tf::Fp32Peak(tf::GetMachineProbes(isa), &pool);
+  const tf::StatusOr<tf::MachineLimits> measured = tf::MeasureMachineLimits(isa, &pool, probe_bytes);
+  if (!measured.ok()) {
+    std::fprintf(stderr, "%s\n", measured.status().ToString().c_str());
+    return 1;
+  }
   std::printf("%s, %d threads, context %lld: read probe %.1f GB/s, fp32 probe %.1f GFLOPS\n",
               std::string(tf::IsaName(isa)).c_str(), threads, static_cast<long long>(context),
-              limits.read_bps * 1e-9, limits.fp32_ops * 1e-9);
+              measured->bw_gbs, measured->fp32_gflops);
   for (tf::DType type : {tf::DType::kF32, tf::DType::kBF16}) {
-    tf::RunGqa(kernels, type, context, limits, &pool);
-    tf::RunMla(kernels, type, context, limits, &pool);
+    tf::RunGqa(kernels, type, context, *measured, &pool);
+    tf::RunMla(kernels, type, context, *measured, &pool);
   }
   return 0;
 }
